@@ -1,0 +1,14 @@
+//! Transports: TCP dialing, TLS, yamux multiplexing and the per-proxy wrapping layers.
+
+pub mod mux;
+pub mod proxy_protocol;
+pub mod wrap;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Any bidirectional byte stream we can carry frp traffic over.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
+
+/// A type-erased stream: TCP, TLS over TCP, a yamux stream, or any of those wrapped.
+pub type BoxStream = Box<dyn AsyncStream>;
