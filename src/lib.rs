@@ -6,15 +6,29 @@
 //! - [`transport`]: TCP, TLS, yamux multiplexing and the per-proxy wrapping layers.
 //! - [`server`]: the frps service.
 //! - [`client`]: the frpc service.
+//! - [`service`]: what makes a daemon of them: logging, signals.
 
+pub mod client;
 pub mod config;
 pub mod proto;
-pub mod transport;
 pub mod server;
-pub mod client;
-pub mod util;
+pub mod service;
+pub mod transport;
 
 /// The frp protocol level we speak; sent as `version` in Login and LoginResp.
 pub const FRP_PROTOCOL_VERSION: &str = "0.65.0";
 /// This implementation's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// 16 random lowercase hex characters, like frp's `util.RandID` (run ids).
+pub fn rand_id() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

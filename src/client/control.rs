@@ -1,0 +1,208 @@
+//! One logged-in frpc session (protocol.md §7.3–§7.7): the encrypted control channel, proxy
+//! registration, work connections on request, heartbeats, and a graceful goodbye.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::connector::Connector;
+use super::proxy::{self, Proxies};
+use crate::config::types::AuthScope;
+use crate::config::ClientConfig;
+use crate::proto::crypto::auth_key;
+use crate::proto::msg::{self, Message};
+use crate::proto::{self as proto_mod};
+use crate::transport::wrap::CryptoStream;
+use crate::transport::BoxStream;
+
+type Encrypted = CryptoStream<BoxStream>;
+
+/// Everything a session's tasks share.
+pub struct Session {
+    pub cfg: Arc<ClientConfig>,
+    pub connector: Connector,
+    pub run_id: String,
+    pub key: [u8; 16],
+    pub proxies: Arc<Proxies>,
+    /// Cancelled when the session ends; work-connection tasks stop with it.
+    pub cancel: CancellationToken,
+}
+
+/// Why a session ended.
+pub enum End {
+    /// The connection to frps was lost or frps closed it: reconnect.
+    Lost,
+    /// We were asked to stop.
+    Shutdown,
+}
+
+const CHECK_INTERVAL: Duration = Duration::from_secs(3);
+
+pub async fn run(session: Arc<Session>, control: BoxStream, shutdown: &mut Pin<&mut impl Future<Output = ()>>) -> End {
+    let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
+    let (out, out_rx) = mpsc::channel::<Message>(256);
+    let writer_task = tokio::spawn(write_loop(writer, out_rx));
+    let mut msgs = spawn_reader(reader);
+    session.proxies.reset();
+
+    let cfg = &session.cfg;
+    let hb_interval = cfg.heartbeat_interval();
+    let hb_timeout = cfg.heartbeat_timeout();
+    let mut last_pong = Instant::now();
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(hb_interval.max(1) as u64));
+    let mut checker = tokio::time::interval(CHECK_INTERVAL);
+
+    let end = loop {
+        tokio::select! {
+            m = msgs.recv() => match m {
+                Some(Ok(m)) => {
+                    if let Some(end) = handle_msg(&session, m, &mut last_pong) {
+                        break end;
+                    }
+                }
+                Some(Err(e)) => {
+                    if e.is_disconnect() {
+                        info!("control connection closed by the server");
+                    } else {
+                        warn!("control read error: {e}");
+                    }
+                    break End::Lost;
+                }
+                None => break End::Lost,
+            },
+            _ = checker.tick() => {
+                for p in session.proxies.due() {
+                    debug!(proxy_name = %p.proxy_name, "send NewProxy");
+                    if out.send(Message::NewProxy(p)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            _ = heartbeat.tick(), if hb_interval > 0 => {
+                if hb_timeout > 0 && last_pong.elapsed() > Duration::from_secs(hb_timeout as u64) {
+                    warn!("heartbeat timeout");
+                    break End::Lost;
+                }
+                let _ = out.send(Message::Ping(ping(cfg))).await;
+            }
+            _ = session.connector.closed() => {
+                info!("connection to the server closed");
+                break End::Lost;
+            }
+            _ = shutdown.as_mut() => break End::Shutdown,
+        }
+    };
+    if matches!(end, End::Shutdown) {
+        // Tell frps which proxies go away, then let the writer flush before closing.
+        for name in session.proxies.close_all() {
+            let _ = out.send(Message::CloseProxy(msg::CloseProxy { proxy_name: name })).await;
+        }
+    }
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer_task).await;
+    session.cancel.cancel();
+    session.connector.close();
+    end
+}
+
+fn ping(cfg: &ClientConfig) -> msg::Ping {
+    if cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats) {
+        let ts = crate::unix_now();
+        msg::Ping { privilege_key: auth_key(&cfg.auth.token, ts), timestamp: ts }
+    } else {
+        msg::Ping::default()
+    }
+}
+
+fn handle_msg(session: &Arc<Session>, m: Message, last_pong: &mut Instant) -> Option<End> {
+    match m {
+        Message::ReqWorkConn(_) => {
+            let s = session.clone();
+            tokio::spawn(async move {
+                let cancel = s.cancel.clone();
+                tokio::select! {
+                    _ = work_conn(&s) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            });
+        }
+        Message::NewProxyResp(resp) => session.proxies.on_resp(&resp),
+        Message::Pong(p) => {
+            if !p.error.is_empty() {
+                warn!("pong contains error: {}", p.error);
+                return Some(End::Lost);
+            }
+            *last_pong = Instant::now();
+        }
+        other => debug!("ignoring {} on control", other.name()),
+    }
+    None
+}
+
+/// Answer one ReqWorkConn: open a logical connection, announce it, wait (without limit, as
+/// frp does) for StartWorkConn, then serve the proxy it names.
+async fn work_conn(s: &Session) {
+    let mut conn = match s.connector.open().await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("failed to open work connection: {e}");
+            return;
+        }
+    };
+    let mut m = msg::NewWorkConn { run_id: s.run_id.clone(), ..Default::default() };
+    if s.cfg.auth.additional_scopes.contains(&AuthScope::NewWorkConns) {
+        m.timestamp = crate::unix_now();
+        m.privilege_key = auth_key(&s.cfg.auth.token, m.timestamp);
+    }
+    if let Err(e) = proto_mod::write_msg(&mut conn, &Message::NewWorkConn(m)).await {
+        warn!("failed to send NewWorkConn: {e}");
+        return;
+    }
+    let start = match proto_mod::read_msg(&mut conn).await {
+        Ok(Message::StartWorkConn(s)) => s,
+        Ok(other) => {
+            warn!("expected StartWorkConn, got {}", other.name());
+            return;
+        }
+        Err(e) => {
+            debug!("work connection closed before StartWorkConn: {e}");
+            return;
+        }
+    };
+    if !start.error.is_empty() {
+        warn!("StartWorkConn contains error: {}", start.error);
+        return;
+    }
+    proxy::serve_work_conn(&s.proxies, &s.key, conn, start).await;
+}
+
+async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>) {
+    while let Some(m) = rx.recv().await {
+        if let Err(e) = proto_mod::write_msg(&mut w, &m).await {
+            debug!("control write error: {e}");
+            break;
+        }
+    }
+    let _ = w.flush().await;
+}
+
+/// `read_msg` is not cancellation-safe, so reads live in their own task.
+fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, proto_mod::ProtoError>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let m = proto_mod::read_msg(&mut r).await;
+            let stop = m.is_err();
+            if tx.send(m).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,33 @@
+//! The frpc service.
+//!
+//! - [`service`]: login, reconnect with backoff, run-id reuse, shutdown.
+//! - [`connector`]: the physical connection to frps (TCP, TLS, yamux) and its logical streams.
+//! - [`control`]: one logged-in session: the encrypted control channel, heartbeats.
+//! - [`proxy`]: the configured proxies, their registration status and their work connections.
+
+pub mod connector;
+pub mod control;
+pub mod proxy;
+pub mod service;
+
+pub use service::run;
+
+/// Go's `GOOS` name for this platform, as frpc reports it in Login.
+pub fn go_os() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    }
+}
+
+/// Go's `GOARCH` name for this platform.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}

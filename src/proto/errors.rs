@@ -1,0 +1,31 @@
+//! frp's error strings as they travel on the wire. They are data: Go frpc and users' scripts match
+//! on them, so they live in one place and are spelled exactly as frp v0.65.0 spells them.
+
+pub const TOKEN_MISMATCH_LOGIN: &str = "token in login doesn't match token from configuration";
+pub const TOKEN_MISMATCH_HEARTBEAT: &str =
+    "token in heartbeat doesn't match token from configuration";
+pub const TOKEN_MISMATCH_WORK_CONN: &str =
+    "token in NewWorkConn doesn't match token from configuration";
+
+pub const REGISTER_CONTROL: &str = "register control error";
+pub const INVALID_NEW_WORK_CONN: &str = "invalid NewWorkConn";
+pub const INVALID_PING: &str = "invalid ping";
+pub const REGISTER_VISITOR: &str = "register visitor conn error";
+
+pub const PORT_ALREADY_USED: &str = "port already used";
+pub const PORT_NOT_ALLOWED: &str = "port not allowed";
+pub const PORT_UNAVAILABLE: &str = "port unavailable";
+pub const NO_AVAILABLE_PORT: &str = "no available port";
+pub const EXCEED_MAX_PORTS: &str = "exceed the max_ports_per_client";
+
+pub fn new_proxy_summary(name: &str) -> String {
+    format!("new proxy [{name}] error")
+}
+
+pub fn proxy_already_exists(name: &str) -> String {
+    format!("proxy [{name}] already exists")
+}
+
+pub fn unknown_proxy_type(t: &str) -> String {
+    format!("unknown proxy type: {t}")
+}

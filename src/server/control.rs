@@ -1,0 +1,273 @@
+//! One logged-in client on frps (protocol.md §7): login checks, the encrypted control channel,
+//! the work-connection pool, heartbeats, proxy registration and the clean-up when it ends.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::proxy::{self, RunningProxy};
+use super::{lock, Server};
+use crate::config::types::AuthScope;
+use crate::proto::crypto::auth_key_matches;
+use crate::proto::msg::{self, Message};
+use crate::proto::{self as proto_mod, errors};
+use crate::transport::wrap::CryptoStream;
+use crate::transport::BoxStream;
+
+type Encrypted = CryptoStream<BoxStream>;
+
+/// The parts of a client session that its proxies' connection handlers use.
+pub struct ControlHandle {
+    pub run_id: String,
+    pub user: String,
+    pub pool_count: usize,
+    pub auth_work_conns: bool,
+    user_conn_timeout: Duration,
+    out: mpsc::Sender<Message>,
+    pool_tx: mpsc::Sender<BoxStream>,
+    pool_rx: tokio::sync::Mutex<mpsc::Receiver<BoxStream>>,
+    /// Cancelled to end the session (replacement by a new login with the same run id).
+    pub cancel: CancellationToken,
+    /// Cancelled once the session has fully cleaned up (proxies closed, ports released).
+    pub done: CancellationToken,
+}
+
+impl ControlHandle {
+    /// Queue a message for the client; false once the session is gone.
+    pub async fn send(&self, m: Message) -> bool {
+        self.out.send(m).await.is_ok()
+    }
+
+    /// A NewWorkConn arrived for this client; a full pool drops the connection (as frp does).
+    pub fn put_work_conn(&self, conn: BoxStream) {
+        if self.pool_tx.try_send(conn).is_err() {
+            debug!(run_id = %self.run_id, "work connection pool is full, discarding");
+        }
+    }
+
+    /// Take a work connection: from the pool, else ask the client for one and wait
+    /// `userConnTimeout`. Every successful take asks for one more to refill the pool.
+    pub async fn get_work_conn(&self) -> Result<BoxStream, String> {
+        let deadline = tokio::time::Instant::now() + self.user_conn_timeout;
+        let pooled = match self.pool_rx.try_lock() {
+            Ok(mut rx) => rx.try_recv().ok(),
+            Err(_) => None,
+        };
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                if !self.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await {
+                    return Err("client control is closed".into());
+                }
+                let wait = async {
+                    let mut rx = self.pool_rx.lock().await;
+                    rx.recv().await
+                };
+                match tokio::time::timeout_at(deadline, wait).await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => return Err("client control is closed".into()),
+                    Err(_) => return Err("timeout trying to get work connection".into()),
+                }
+            }
+        };
+        let _ = self.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
+        Ok(conn)
+    }
+}
+
+/// Serve a client whose first message was Login, until its session ends.
+pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, peer: SocketAddr) {
+    let cfg = &server.cfg;
+    if let Err(detail) = check_login(&server, &login) {
+        warn!(remote = %peer, user = %login.user, "login refused: {detail}");
+        let resp = msg::LoginResp {
+            version: crate::FRP_PROTOCOL_VERSION.into(),
+            error: server.client_error(errors::REGISTER_CONTROL, &detail),
+            ..Default::default()
+        };
+        let _ = proto_mod::write_msg(&mut conn, &Message::LoginResp(resp)).await;
+        let _ = conn.shutdown().await;
+        return;
+    }
+    let run_id = if login.run_id.is_empty() { crate::rand_id() } else { login.run_id.clone() };
+    // A reconnecting client reuses its run id: end the stale session and wait for its clean-up so
+    // its proxy names and ports are free again.
+    let stale = lock(&server.controls).get(&run_id).cloned();
+    if let Some(old) = stale {
+        info!(run_id = %run_id, "replacing the previous session of this client");
+        old.cancel.cancel();
+        old.done.cancelled().await;
+    }
+    let pool_count = login.pool_count.clamp(0, cfg.transport.max_pool_count.max(0)) as usize;
+    let (out_tx, out_rx) = mpsc::channel(256);
+    let (pool_tx, pool_rx) = mpsc::channel(pool_count + 10);
+    let handle = Arc::new(ControlHandle {
+        run_id: run_id.clone(),
+        user: login.user.clone(),
+        pool_count,
+        auth_work_conns: cfg.auth.additional_scopes.contains(&AuthScope::NewWorkConns),
+        user_conn_timeout: Duration::from_secs(cfg.user_conn_timeout.max(1) as u64),
+        out: out_tx,
+        pool_tx,
+        pool_rx: tokio::sync::Mutex::new(pool_rx),
+        cancel: CancellationToken::new(),
+        done: CancellationToken::new(),
+    });
+    lock(&server.controls).insert(run_id.clone(), handle.clone());
+
+    let resp = msg::LoginResp {
+        version: crate::FRP_PROTOCOL_VERSION.into(),
+        run_id: run_id.clone(),
+        error: String::new(),
+    };
+    if let Err(e) = proto_mod::write_msg(&mut conn, &Message::LoginResp(resp)).await {
+        warn!(run_id = %run_id, "write LoginResp: {e}");
+    } else {
+        info!(
+            run_id = %run_id, user = %login.user, remote = %peer,
+            "client login info: ip [{peer}] version [{}] hostname [{}] os [{}] arch [{}]",
+            login.version, login.hostname, login.os, login.arch
+        );
+        let (reader, writer) = tokio::io::split(CryptoStream::new(conn, server.key));
+        let writer_task = tokio::spawn(write_loop(writer, out_rx, handle.cancel.clone()));
+        for _ in 0..pool_count {
+            handle.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
+        }
+        let mut proxies = HashMap::new();
+        read_loop(&server, &handle, reader, &mut proxies).await;
+        handle.cancel.cancel();
+        writer_task.abort();
+        for (name, p) in proxies.drain() {
+            proxy::close(&server, &name, p);
+        }
+    }
+    {
+        let mut controls = lock(&server.controls);
+        if controls.get(&run_id).is_some_and(|c| Arc::ptr_eq(c, &handle)) {
+            controls.remove(&run_id);
+        }
+    }
+    // Dropping pooled work connections closes them.
+    if let Ok(mut rx) = handle.pool_rx.try_lock() {
+        rx.close();
+        while rx.try_recv().is_ok() {}
+    }
+    handle.done.cancel();
+    info!(run_id = %run_id, "client session closed");
+}
+
+fn check_login(server: &Server, login: &msg::Login) -> Result<(), String> {
+    if login.client_spec.always_auth_pass {
+        // Only frps's own in-process clients (ssh gateway) may skip auth; never a network peer.
+        return Err("always_auth_pass is not accepted from network clients".into());
+    }
+    if !auth_key_matches(&server.cfg.auth.token, login.timestamp, &login.privilege_key) {
+        return Err(errors::TOKEN_MISMATCH_LOGIN.into());
+    }
+    Ok(())
+}
+
+async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>, cancel: CancellationToken) {
+    loop {
+        let m = tokio::select! {
+            m = rx.recv() => m,
+            _ = cancel.cancelled() => None,
+        };
+        let Some(m) = m else { break };
+        if let Err(e) = proto_mod::write_msg(&mut w, &m).await {
+            debug!("control write error: {e}");
+            cancel.cancel();
+            break;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+/// Reads run in their own task: `read_msg` is not cancellation-safe, so it must never be a
+/// losing `select!` branch.
+fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, proto_mod::ProtoError>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let m = proto_mod::read_msg(&mut r).await;
+            let stop = m.is_err();
+            if tx.send(m).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn read_loop(
+    server: &Arc<Server>,
+    handle: &Arc<ControlHandle>,
+    reader: ReadHalf<Encrypted>,
+    proxies: &mut HashMap<String, RunningProxy>,
+) {
+    let cfg = &server.cfg;
+    let hb_timeout = cfg.heartbeat_timeout();
+    let auth_pings = cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats);
+    let mut last_ping = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut msgs = spawn_reader(reader);
+    loop {
+        let m = tokio::select! {
+            m = msgs.recv() => m,
+            _ = handle.cancel.cancelled() => return,
+            _ = tick.tick() => {
+                if hb_timeout > 0 && last_ping.elapsed() > Duration::from_secs(hb_timeout as u64) {
+                    warn!(run_id = %handle.run_id, "heartbeat timeout");
+                    return;
+                }
+                continue;
+            }
+        };
+        let m = match m {
+            Some(Ok(m)) => m,
+            Some(Err(e)) if e.is_disconnect() => return,
+            Some(Err(e)) => {
+                warn!(run_id = %handle.run_id, "control read error: {e}");
+                return;
+            }
+            None => return,
+        };
+        match m {
+            Message::NewProxy(p) => {
+                let name = p.proxy_name.clone();
+                let resp = match proxy::register(server, handle, p, proxies) {
+                    Ok(remote_addr) => msg::NewProxyResp { proxy_name: name, remote_addr, error: String::new() },
+                    Err(detail) => {
+                        warn!(run_id = %handle.run_id, proxy_name = %name, "new proxy error: {detail}");
+                        let error = server.client_error(&errors::new_proxy_summary(&name), &detail);
+                        msg::NewProxyResp { proxy_name: name, remote_addr: String::new(), error }
+                    }
+                };
+                handle.send(Message::NewProxyResp(resp)).await;
+            }
+            Message::CloseProxy(c) => {
+                if let Some(p) = proxies.remove(&c.proxy_name) {
+                    info!(run_id = %handle.run_id, proxy_name = %c.proxy_name, "close proxy");
+                    proxy::close(server, &c.proxy_name, p);
+                }
+            }
+            Message::Ping(ping) => {
+                let resp = if auth_pings && !auth_key_matches(&cfg.auth.token, ping.timestamp, &ping.privilege_key) {
+                    warn!(run_id = %handle.run_id, "invalid ping: {}", errors::TOKEN_MISMATCH_HEARTBEAT);
+                    msg::Pong { error: server.client_error(errors::INVALID_PING, errors::TOKEN_MISMATCH_HEARTBEAT) }
+                } else {
+                    last_ping = Instant::now();
+                    msg::Pong::default()
+                };
+                handle.send(Message::Pong(resp)).await;
+            }
+            other => debug!(run_id = %handle.run_id, "ignoring {} on control", other.name()),
+        }
+    }
+}

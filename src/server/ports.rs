@@ -1,0 +1,132 @@
+//! The tcp port manager (protocol.md §10.1): which ports proxies may bind, which are taken, and
+//! the 24 h per-name reservation that lets a reconnecting `remotePort = 0` proxy keep its port.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener as StdListener;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::config::types::PortsRange;
+use crate::proto::errors;
+
+const RESERVATION: Duration = Duration::from_secs(24 * 3600);
+/// How many random free ports to try for `remotePort = 0` before giving up.
+const RANDOM_TRIES: usize = 64;
+
+pub struct PortManager {
+    allowed: Vec<(u16, u16)>,
+    used: HashSet<u16>,
+    reserved: HashMap<String, (u16, Instant)>,
+}
+
+impl PortManager {
+    pub fn new(allow: &[PortsRange]) -> Self {
+        let mut allowed: Vec<(u16, u16)> = allow
+            .iter()
+            .map(|r| r.bounds())
+            .map(|(a, b)| (a.clamp(1, 65535) as u16, b.clamp(1, 65535) as u16))
+            .collect();
+        if allowed.is_empty() {
+            allowed.push((1, 65535));
+        }
+        PortManager { allowed, used: HashSet::new(), reserved: HashMap::new() }
+    }
+
+    pub fn is_allowed(&self, port: u16) -> bool {
+        self.allowed.iter().any(|&(a, b)| a <= port && port <= b)
+    }
+
+    /// Take a port for proxy `name` and bind it on `bind_addr`. `port = 0` reuses the name's
+    /// reserved port if free, else picks a random free allowed port.
+    pub fn acquire(&mut self, name: &str, port: u16, bind_addr: &str) -> Result<(u16, StdListener), String> {
+        if port != 0 {
+            if !self.is_allowed(port) {
+                return Err(errors::PORT_NOT_ALLOWED.into());
+            }
+            if self.used.contains(&port) {
+                return Err(errors::PORT_ALREADY_USED.into());
+            }
+            let l = bind(bind_addr, port).ok_or_else(|| errors::PORT_UNAVAILABLE.to_string())?;
+            self.take(name, port);
+            return Ok((port, l));
+        }
+        let now = Instant::now();
+        self.reserved.retain(|_, (_, at)| now.duration_since(*at) < RESERVATION);
+        if let Some(&(p, _)) = self.reserved.get(name) {
+            if self.is_allowed(p) && !self.used.contains(&p) {
+                if let Some(l) = bind(bind_addr, p) {
+                    self.take(name, p);
+                    return Ok((p, l));
+                }
+            }
+        }
+        let total: u32 = self.allowed.iter().map(|&(a, b)| (b - a) as u32 + 1).sum();
+        let mut rng = rand::thread_rng();
+        for _ in 0..RANDOM_TRIES {
+            let mut k = rng.gen_range(0..total);
+            let mut candidate = 0u16;
+            for &(a, b) in &self.allowed {
+                let n = (b - a) as u32 + 1;
+                if k < n {
+                    candidate = a + k as u16;
+                    break;
+                }
+                k -= n;
+            }
+            if candidate == 0 || self.used.contains(&candidate) || self.reserved_by_other(name, candidate) {
+                continue;
+            }
+            if let Some(l) = bind(bind_addr, candidate) {
+                self.take(name, candidate);
+                return Ok((candidate, l));
+            }
+        }
+        Err(errors::NO_AVAILABLE_PORT.into())
+    }
+
+    fn reserved_by_other(&self, name: &str, port: u16) -> bool {
+        self.reserved.iter().any(|(n, (p, _))| *p == port && n != name)
+    }
+
+    fn take(&mut self, name: &str, port: u16) {
+        self.used.insert(port);
+        self.reserved.insert(name.to_string(), (port, Instant::now()));
+    }
+
+    /// Free a port; the name keeps its reservation (refreshed to now) for 24 h.
+    pub fn release(&mut self, name: &str, port: u16) {
+        self.used.remove(&port);
+        self.reserved.insert(name.to_string(), (port, Instant::now()));
+    }
+}
+
+fn bind(addr: &str, port: u16) -> Option<StdListener> {
+    let ip = if addr.is_empty() { "0.0.0.0" } else { addr };
+    let l = StdListener::bind((ip, port)).ok()?;
+    l.set_nonblocking(true).ok()?;
+    Some(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_ports_and_reuse() {
+        let mut pm = PortManager::new(&[PortsRange { start: 1, end: 1023, single: 0 }]);
+        // Outside the allowed range.
+        assert_eq!(pm.acquire("a", 40000, "127.0.0.1").unwrap_err(), "port not allowed");
+        let mut pm = PortManager::new(&[]);
+        let (p, l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
+        assert_eq!(pm.acquire("b", p, "127.0.0.1").unwrap_err(), "port already used");
+        drop(l);
+        pm.release("a", p);
+        let (p2, _l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
+        assert_eq!(p, p2, "a reconnecting proxy gets its port back");
+        // Held by a foreign socket: unavailable.
+        let foreign = StdListener::bind("127.0.0.1:0").unwrap();
+        let fp = foreign.local_addr().unwrap().port();
+        assert_eq!(pm.acquire("c", fp, "127.0.0.1").unwrap_err(), "port unavailable");
+    }
+}

@@ -1,0 +1,148 @@
+//! frps's bind port: accept, sniff TLS, run yamux, and dispatch each logical connection on its
+//! first message (protocol.md §2.2, §7.1). A bad peer only ever loses its own connection.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use super::{control, Server};
+use crate::proto::{self, msg, Message};
+use crate::transport::mux::{self, MuxConfig};
+use crate::transport::tls::{sniff, Sniffed};
+use crate::transport::{tcp, BoxStream};
+
+const FIRST_MSG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Run frps until `shutdown` resolves.
+pub async fn run(cfg: crate::config::ServerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    check_supported(&cfg)?;
+    let server = Server::new(cfg)?;
+    let cfg = &server.cfg;
+    let listener = tcp::listen(&cfg.bind_addr, cfg.bind_port as u16)
+        .await
+        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16)))?;
+    info!("frps tcp listen on {}", listener.local_addr()?);
+    info!("frps started successfully");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let server = server.clone();
+                    tokio::spawn(async move { handle_conn(server, stream, peer).await });
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    warn!("accept error: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = &mut shutdown => break,
+        }
+    }
+    info!("frps is stopping");
+    Ok(())
+}
+
+/// Refuse at start the options whose runtime later issues bring, naming the option.
+fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
+    let unsupported = [
+        (cfg.kcp_bind_port != 0, "kcpBindPort"),
+        (cfg.quic_bind_port != 0, "quicBindPort"),
+        (cfg.ssh_tunnel_gateway.bind_port != 0, "sshTunnelGateway.bindPort"),
+        (cfg.web_server.port != 0, "webServer.port"),
+        (cfg.auth.method == "oidc", "auth.method = oidc"),
+        (!cfg.http_plugins.is_empty(), "httpPlugins"),
+    ];
+    match unsupported.iter().find(|(set, _)| *set) {
+        Some((_, name)) => anyhow::bail!("{name} is not supported by this frps build yet"),
+        None => Ok(()),
+    }
+}
+
+async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    tcp::set_keepalive(&stream, server.cfg.transport.tcp_keepalive);
+    let _ = stream.set_nodelay(true);
+    let conn: BoxStream = match sniff(stream, server.cfg.transport.tls.force).await {
+        Ok(Sniffed::Tls(s)) => match TlsAcceptor::from(server.tls.clone()).accept(s).await {
+            Ok(tls) => Box::new(tls),
+            Err(e) => {
+                warn!(remote = %peer, "tls handshake failed: {e}");
+                return;
+            }
+        },
+        Ok(Sniffed::Plain(s)) => Box::new(s),
+        Err(e) => {
+            debug!(remote = %peer, "closing connection: {e}");
+            return;
+        }
+    };
+    if !server.cfg.transport.tcp_mux {
+        handle_logical(server, conn, peer).await;
+        return;
+    }
+    let interval = server.cfg.transport.tcp_mux_keepalive_interval;
+    let mux_cfg = MuxConfig {
+        keepalive_interval: (interval > 0).then(|| Duration::from_secs(interval as u64)),
+        ..MuxConfig::default()
+    };
+    let session = mux::Session::new(conn, mux::Mode::Server, mux_cfg);
+    while let Some(stream) = session.accept().await {
+        let server = server.clone();
+        tokio::spawn(async move { handle_logical(server, Box::new(stream), peer).await });
+    }
+    debug!(remote = %peer, "mux session closed");
+}
+
+/// One logical connection: a yamux stream or a whole physical connection.
+async fn handle_logical(server: Arc<Server>, mut conn: BoxStream, peer: SocketAddr) {
+    let first = match tokio::time::timeout(FIRST_MSG_TIMEOUT, proto::read_msg(&mut conn)).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            warn!(remote = %peer, "failed to read first message: {e}");
+            return;
+        }
+        Err(_) => {
+            warn!(remote = %peer, "no message within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
+            return;
+        }
+    };
+    match first {
+        Message::Login(login) => control::serve(server, conn, login, peer).await,
+        Message::NewWorkConn(m) => register_work_conn(&server, conn, m, peer).await,
+        Message::NewVisitorConn(m) => {
+            let resp = msg::NewVisitorConnResp {
+                proxy_name: m.proxy_name.clone(),
+                error: server.client_error(
+                    crate::proto::errors::REGISTER_VISITOR,
+                    &format!("custom listener for [{}] doesn't exist", m.proxy_name),
+                ),
+            };
+            warn!(remote = %peer, proxy_name = %m.proxy_name, "visitor connection refused: secret proxies are not supported by this frps build yet");
+            let _ = proto::write_msg(&mut conn, &Message::NewVisitorConnResp(resp)).await;
+        }
+        other => warn!(remote = %peer, "unexpected first message {}, closing", other.name()),
+    }
+}
+
+async fn register_work_conn(server: &Server, mut conn: BoxStream, m: msg::NewWorkConn, peer: SocketAddr) {
+    let Some(ctl) = server.control(&m.run_id) else {
+        warn!(remote = %peer, run_id = %m.run_id, "no client control found for work connection");
+        return;
+    };
+    if ctl.auth_work_conns && !crate::proto::crypto::auth_key_matches(&server.cfg.auth.token, m.timestamp, &m.privilege_key) {
+        warn!(remote = %peer, run_id = %m.run_id, "invalid NewWorkConn: {}", crate::proto::errors::TOKEN_MISMATCH_WORK_CONN);
+        let resp = msg::StartWorkConn {
+            error: server.client_error(crate::proto::errors::INVALID_NEW_WORK_CONN, crate::proto::errors::TOKEN_MISMATCH_WORK_CONN),
+            ..Default::default()
+        };
+        let _ = proto::write_msg(&mut conn, &Message::StartWorkConn(resp)).await;
+        return;
+    }
+    ctl.put_work_conn(conn);
+}
