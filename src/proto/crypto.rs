@@ -58,136 +58,131 @@ pub fn auth_key_matches(secret: &str, timestamp: i64, got: &str) -> bool {
     bool::from(want.as_bytes().ct_eq(got.as_bytes()))
 }
 
-/// Streaming AES-128-CFB (128-bit feedback) encryptor.
+/// The CFB shift register shared by both directions.
 ///
-/// State invariant: `reg[..pos]` holds the ciphertext bytes of the current block produced so
-/// far and `reg[pos..]` the keystream bytes still unused. When `pos` reaches 16, `reg` is the
-/// previous ciphertext block and is encrypted to give the next keystream block.
-pub struct CfbEncryptor {
+/// Invariant: if `pos == 16`, `reg` holds the last ciphertext block (or the IV) whose
+/// encryption — the next keystream block — has not been computed yet. If `pos < 16`,
+/// `reg[..pos]` are the ciphertext bytes of the current block produced so far and `reg[pos..]`
+/// the keystream bytes not used yet.
+struct Register {
     cipher: Aes128,
     reg: AesBlock,
     pos: usize,
 }
 
+impl Register {
+    fn new(key: &[u8; 16], iv: &[u8; 16]) -> Self {
+        Register {
+            cipher: Aes128::new(GenericArray::from_slice(key)),
+            reg: *GenericArray::from_slice(iv),
+            pos: BLOCK,
+        }
+    }
+
+    /// Processes bytes of a partial block (`data.len() < 16` when `pos == 16`, or at most
+    /// `16 - pos` bytes otherwise); returns how many bytes were consumed.
+    #[inline]
+    fn partial(&mut self, data: &mut [u8], encrypt: bool) -> usize {
+        if self.pos == BLOCK {
+            self.cipher.encrypt_block(&mut self.reg);
+            self.pos = 0;
+        }
+        let n = data.len().min(BLOCK - self.pos);
+        for (d, r) in data[..n]
+            .iter_mut()
+            .zip(&mut self.reg[self.pos..self.pos + n])
+        {
+            let x = *d;
+            *d ^= *r;
+            *r = if encrypt { *d } else { x };
+        }
+        self.pos += n;
+        n
+    }
+}
+
+#[inline]
+fn load(b: &[u8]) -> u128 {
+    u128::from_ne_bytes(b.try_into().expect("16-byte block"))
+}
+
+/// Streaming AES-128-CFB (128-bit feedback) encryptor.
+pub struct CfbEncryptor(Register);
+
 impl CfbEncryptor {
     /// Creates an encryptor for `key` starting from `iv`.
     pub fn new(key: &[u8; 16], iv: &[u8; 16]) -> Self {
-        let cipher = Aes128::new(GenericArray::from_slice(key));
-        let mut reg = *GenericArray::from_slice(iv);
-        cipher.encrypt_block(&mut reg);
-        CfbEncryptor { cipher, reg, pos: 0 }
+        CfbEncryptor(Register::new(key, iv))
     }
 
     /// Encrypts `data` in place, continuing the keystream of previous calls.
     pub fn apply(&mut self, data: &mut [u8]) {
+        let r = &mut self.0;
         let mut data = data;
-        // Finish the current partial block.
-        if self.pos > 0 {
-            let n = data.len().min(BLOCK - self.pos);
-            let (head, rest) = data.split_at_mut(n);
-            for (d, r) in head.iter_mut().zip(&mut self.reg[self.pos..self.pos + n]) {
-                *d ^= *r;
-                *r = *d;
-            }
-            self.pos += n;
-            data = rest;
-            if self.pos < BLOCK {
-                return;
-            }
-            self.cipher.encrypt_block(&mut self.reg);
-            self.pos = 0;
+        if r.pos < BLOCK {
+            let n = r.partial(data, true);
+            data = &mut data[n..];
         }
-        // Whole blocks: C_i = P_i ^ E(C_{i-1}).
+        // Whole blocks: C_i = P_i ^ E(C_{i-1}), strictly sequential.
         let mut chunks = data.chunks_exact_mut(BLOCK);
         for chunk in &mut chunks {
-            let ks = u128::from_ne_bytes(self.reg.into());
-            let p = u128::from_ne_bytes(chunk.try_into().expect("16-byte chunk"));
-            let c = (ks ^ p).to_ne_bytes();
+            r.cipher.encrypt_block(&mut r.reg);
+            let c = (load(chunk) ^ load(&r.reg)).to_ne_bytes();
             chunk.copy_from_slice(&c);
-            self.reg = c.into();
-            self.cipher.encrypt_block(&mut self.reg);
+            r.reg = c.into();
         }
-        // Start a new partial block.
         let rem = chunks.into_remainder();
-        for (d, r) in rem.iter_mut().zip(self.reg.iter_mut()) {
-            *d ^= *r;
-            *r = *d;
+        if !rem.is_empty() {
+            r.partial(rem, true);
         }
-        self.pos = rem.len();
     }
 }
 
 /// Streaming AES-128-CFB (128-bit feedback) decryptor.
 ///
-/// Same state layout as [`CfbEncryptor`]; whole blocks are decrypted [`PAR`] at a time.
-pub struct CfbDecryptor {
-    cipher: Aes128,
-    reg: AesBlock,
-    pos: usize,
-}
+/// Whole blocks are decrypted [`PAR`] at a time: their keystream only depends on ciphertext
+/// that is already known.
+pub struct CfbDecryptor(Register);
 
 impl CfbDecryptor {
     /// Creates a decryptor for `key` starting from `iv`.
     pub fn new(key: &[u8; 16], iv: &[u8; 16]) -> Self {
-        let cipher = Aes128::new(GenericArray::from_slice(key));
-        let mut reg = *GenericArray::from_slice(iv);
-        cipher.encrypt_block(&mut reg);
-        CfbDecryptor { cipher, reg, pos: 0 }
+        CfbDecryptor(Register::new(key, iv))
     }
 
     /// Decrypts `data` in place, continuing the keystream of previous calls.
     pub fn apply(&mut self, data: &mut [u8]) {
+        let r = &mut self.0;
         let mut data = data;
-        if self.pos > 0 {
-            let n = data.len().min(BLOCK - self.pos);
-            let (head, rest) = data.split_at_mut(n);
-            for (d, r) in head.iter_mut().zip(&mut self.reg[self.pos..self.pos + n]) {
-                let c = *d;
-                *d ^= *r;
-                *r = c;
-            }
-            self.pos += n;
-            data = rest;
-            if self.pos < BLOCK {
+        if r.pos < BLOCK {
+            let n = r.partial(data, false);
+            data = &mut data[n..];
+            if r.pos < BLOCK {
                 return;
             }
-            self.cipher.encrypt_block(&mut self.reg);
-            self.pos = 0;
         }
-        // Here `reg` is the keystream for the first whole block, i.e. E(previous ciphertext).
+        // Here `reg` is the pending previous ciphertext block (C_{-1}).
         let full = data.len() / BLOCK * BLOCK;
-        let (blocks, rem) = data.split_at_mut(full);
+        let (mut blocks, rem) = data.split_at_mut(full);
         let mut batch = [AesBlock::default(); PAR];
-        let mut blocks = blocks;
         while !blocks.is_empty() {
-            let nblocks = (blocks.len() / BLOCK).min(PAR);
-            let (cur, rest) = blocks.split_at_mut(nblocks * BLOCK);
-            // Keystream of block 0 is `reg`; keystream of block j>0 is E(C_{j-1}).
-            // The last ciphertext block of this batch feeds the next batch.
-            batch[0] = self.reg;
-            for j in 1..nblocks {
+            let k = (blocks.len() / BLOCK).min(PAR);
+            let (cur, rest) = blocks.split_at_mut(k * BLOCK);
+            // Keystream of block j is E(C_{j-1}); C_{-1} is `reg`, C_{k-1} feeds the next batch.
+            batch[0] = r.reg;
+            for j in 1..k {
                 batch[j].copy_from_slice(&cur[(j - 1) * BLOCK..j * BLOCK]);
             }
-            let mut next = AesBlock::default();
-            next.copy_from_slice(&cur[(nblocks - 1) * BLOCK..]);
-            if nblocks > 1 {
-                self.cipher.encrypt_blocks(&mut batch[1..nblocks]);
+            r.reg.copy_from_slice(&cur[(k - 1) * BLOCK..]);
+            r.cipher.encrypt_blocks(&mut batch[..k]);
+            for (chunk, ks) in cur.chunks_exact_mut(BLOCK).zip(&batch[..k]) {
+                chunk.copy_from_slice(&(load(chunk) ^ load(ks)).to_ne_bytes());
             }
-            for (chunk, ks) in cur.chunks_exact_mut(BLOCK).zip(&batch[..nblocks]) {
-                let c = u128::from_ne_bytes(chunk.try_into().expect("16-byte chunk"));
-                let k = u128::from_ne_bytes((*ks).into());
-                chunk.copy_from_slice(&(c ^ k).to_ne_bytes());
-            }
-            self.cipher.encrypt_block(&mut next);
-            self.reg = next;
             blocks = rest;
         }
-        for (d, r) in rem.iter_mut().zip(self.reg.iter_mut()) {
-            let c = *d;
-            *d ^= *r;
-            *r = c;
+        if !rem.is_empty() {
+            r.partial(rem, false);
         }
-        self.pos = rem.len();
     }
 }
 
@@ -330,8 +325,7 @@ mod tests {
             rng.fill_bytes(&mut plain);
 
             let mut reference = plain.clone();
-            cfb_mode::BufEncryptor::<Aes128>::new(&key.into(), &iv.into())
-                .encrypt(&mut reference);
+            cfb_mode::BufEncryptor::<Aes128>::new(&key.into(), &iv.into()).encrypt(&mut reference);
 
             let mut ours = plain.clone();
             let mut enc = CfbEncryptor::new(&key, &iv);

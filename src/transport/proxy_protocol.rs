@@ -242,11 +242,21 @@ mod tests {
 
         // IPv4-mapped IPv6 source is encoded as TCP4 (Go's To4 succeeds).
         assert_eq!(
-            tcp_header(Version::V1, sa("[::ffff:1.2.3.4]:5678"), sa("10.0.0.1:6000")).unwrap(),
+            tcp_header(
+                Version::V1,
+                sa("[::ffff:1.2.3.4]:5678"),
+                sa("10.0.0.1:6000")
+            )
+            .unwrap(),
             b"PROXY TCP4 1.2.3.4 10.0.0.1 5678 6000\r\n"
         );
         assert_eq!(
-            hex(&tcp_header(Version::V2, sa("[::ffff:1.2.3.4]:5678"), sa("10.0.0.1:6000")).unwrap()),
+            hex(&tcp_header(
+                Version::V2,
+                sa("[::ffff:1.2.3.4]:5678"),
+                sa("10.0.0.1:6000")
+            )
+            .unwrap()),
             "0d0a0d0a000d0a515549540a2111000c010203040a000001162e1770"
         );
         // Canonical IPv6 text (RFC 5952, like Go).

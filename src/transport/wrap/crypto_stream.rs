@@ -66,6 +66,8 @@ impl<S> CryptoStream<S> {
         &mut self.inner
     }
 
+    /// Unwraps the inner stream; bytes still queued for writing (see `poll_flush`) and
+    /// buffered read state are discarded.
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -293,6 +295,11 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out).await.unwrap();
         writer.await.unwrap();
-        assert!(out == data, "round trip mismatch ({} vs {} bytes)", out.len(), data.len());
+        assert!(
+            out == data,
+            "round trip mismatch ({} vs {} bytes)",
+            out.len(),
+            data.len()
+        );
     }
 }

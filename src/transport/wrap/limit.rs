@@ -34,7 +34,9 @@ pub fn parse_bandwidth(s: &str) -> Result<Option<u64>, String> {
         .parse()
         .map_err(|_| format!("invalid bandwidth limit {s:?}: {num:?} is not a number"))?;
     if !f.is_finite() {
-        return Err(format!("invalid bandwidth limit {s:?}: not a finite number"));
+        return Err(format!(
+            "invalid bandwidth limit {s:?}: not a finite number"
+        ));
     }
     let bytes = (f * base).trunc();
     if bytes < 1.0 {
@@ -199,7 +201,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for LimitedStream<S> {
             let mut sub = buf.take(burst);
             let ptr = sub.filled().as_ptr();
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut sub))?;
-            assert_eq!(sub.filled().as_ptr(), ptr, "inner reader swapped the buffer");
+            assert_eq!(
+                sub.filled().as_ptr(),
+                ptr,
+                "inner reader swapped the buffer"
+            );
             let n = sub.filled().len();
             // SAFETY: the inner reader initialized and filled `n` bytes at the start of `buf`'s
             // unfilled region (same memory, checked above).
@@ -267,7 +273,9 @@ mod tests {
         assert_eq!(parse_bandwidth("0.0001KB"), Ok(None)); // truncates to 0 bytes
         assert_eq!(parse_bandwidth("0MB"), Ok(None));
         assert_eq!(parse_bandwidth("-1MB"), Ok(None)); // Go accepts it and never limits
-        for bad in ["1mb", "1kb", "1Kb", "1GB", "1024", "MB", "1 MB", "abcKB", "infMB", "1B"] {
+        for bad in [
+            "1mb", "1kb", "1Kb", "1GB", "1024", "MB", "1 MB", "abcKB", "infMB", "1B",
+        ] {
             let err = parse_bandwidth(bad).unwrap_err();
             assert!(err.contains("bandwidth limit"), "{bad}: {err}");
         }

@@ -108,6 +108,8 @@ impl<S> SnappyStream<S> {
         &mut self.inner
     }
 
+    /// Unwraps the inner stream; bytes still queued for writing (see `poll_flush`) and
+    /// buffered read state are discarded.
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -185,7 +187,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SnappyStream<S> {
             return Poll::Ready(Ok(0));
         }
         let n = buf.len().min(MAX_BLOCK);
-        this.w.get_or_insert_with(WriteState::new).encode(&buf[..n])?;
+        this.w
+            .get_or_insert_with(WriteState::new)
+            .encode(&buf[..n])?;
         // Push the chunk out now (nothing may wait for a flush); what the inner stream cannot
         // take yet is drained before the next chunk is accepted.
         if let Poll::Ready(Err(e)) = this.poll_drain(cx) {

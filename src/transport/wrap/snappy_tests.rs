@@ -200,7 +200,12 @@ async fn reader_small_buffers_and_trickling_input() {
         }
         out.extend_from_slice(&buf[..n]);
     }
-    assert!(out == text, "{} bytes out, {} expected", out.len(), text.len());
+    assert!(
+        out == text,
+        "{} bytes out, {} expected",
+        out.len(),
+        text.len()
+    );
 }
 
 /// An `AsyncRead` that hands out one byte per read.
@@ -259,10 +264,17 @@ mod go_port {
             length -= 60;
         }
         if length >= 12 || offset >= 2048 {
-            dst.extend_from_slice(&[((length - 1) as u8) << 2 | 2, offset as u8, (offset >> 8) as u8]);
+            dst.extend_from_slice(&[
+                ((length - 1) as u8) << 2 | 2,
+                offset as u8,
+                (offset >> 8) as u8,
+            ]);
             return;
         }
-        dst.extend_from_slice(&[((offset >> 8) as u8) << 5 | ((length - 4) as u8) << 2 | 1, offset as u8]);
+        dst.extend_from_slice(&[
+            ((offset >> 8) as u8) << 5 | ((length - 4) as u8) << 2 | 1,
+            offset as u8,
+        ]);
     }
     fn encode_block(dst: &mut Vec<u8>, src: &[u8]) {
         const MAX_TABLE_SIZE: usize = 1 << 14;
@@ -352,16 +364,29 @@ fn snap_block_encoder_matches_golang_snappy() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);
     let mut enc = snap::raw::Encoder::new();
     let mut out = vec![0u8; MAX_ENCODED];
-    let words: [&[u8]; 6] = [b"frp ", b"proxy ", b"GET / HTTP/1.1\r\n", b"\0\0\0\0", b"aaaa", b"xyz"];
+    let words: [&[u8]; 6] = [
+        b"frp ",
+        b"proxy ",
+        b"GET / HTTP/1.1\r\n",
+        b"\0\0\0\0",
+        b"aaaa",
+        b"xyz",
+    ];
     let mut cases: Vec<Vec<u8>> = vec![vec![], vec![b'a'; 64], b"hello".to_vec()];
-    for len in [1usize, 15, 16, 17, 18, 19, 20, 31, 64, 100, 255, 256, 257, 1024, 4096, 65535, 65536] {
+    for len in [
+        1usize, 15, 16, 17, 18, 19, 20, 31, 64, 100, 255, 256, 257, 1024, 4096, 65535, 65536,
+    ] {
         cases.push(vec![0u8; len]);
         let mut r = vec![0u8; len];
         rng.fill_bytes(&mut r);
         cases.push(r);
     }
     for _ in 0..300 {
-        let len = if rng.gen_bool(0.3) { rng.gen_range(0..300) } else { rng.gen_range(0..=65536) };
+        let len = if rng.gen_bool(0.3) {
+            rng.gen_range(0..300)
+        } else {
+            rng.gen_range(0..=65536)
+        };
         let mut v = Vec::with_capacity(len);
         let style = rng.gen_range(0..3);
         while v.len() < len {
@@ -388,7 +413,47 @@ fn snap_block_encoder_matches_golang_snappy() {
     for (i, c) in cases.iter().enumerate() {
         let n = enc.compress(c, &mut out).unwrap();
         let go = go_port::encode(c);
-        assert!(out[..n] == go[..], "case {i}, len {}: snap and Go encodings differ", c.len());
+        assert!(
+            out[..n] == go[..],
+            "case {i}, len {}: snap and Go encodings differ",
+            c.len()
+        );
         assert!(snap::raw::Decoder::new().decompress_vec(&out[..n]).unwrap() == *c);
     }
+}
+
+/// golang/snappy keeps a compressed chunk only if it saves at least 12.5 %:
+/// `len(compressed) >= n - n/8` (compressed length including the varint header) → uncompressed.
+#[tokio::test]
+async fn compression_threshold_is_go_exact() {
+    let n = 1000;
+    let threshold = n - n / 8; // 875
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut noise = vec![0u8; n];
+    rng.fill_bytes(&mut noise);
+    let mut enc = snap::raw::Encoder::new();
+    let mut tmp = vec![0u8; MAX_ENCODED];
+    let (mut at, mut below) = (false, false);
+    for r in 0..=n {
+        // r zero bytes followed by random bytes: the compressed size shrinks as r grows.
+        let mut data = noise.clone();
+        data[..r].fill(0);
+        let clen = enc.compress(&data, &mut tmp).unwrap();
+        if clen != threshold && clen != threshold - 1 {
+            continue;
+        }
+        let out = frame(&[&data]).await;
+        let want = if clen >= threshold {
+            at = true;
+            CHUNK_UNCOMPRESSED
+        } else {
+            below = true;
+            CHUNK_COMPRESSED
+        };
+        assert_eq!(out[10], want, "r={r} clen={clen}");
+    }
+    assert!(
+        at && below,
+        "boundary cases not reached (at={at}, below={below})"
+    );
 }

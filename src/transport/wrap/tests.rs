@@ -25,26 +25,15 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
-/// Directory of the recorded Go sessions: `$FRP_CAPTURES_DIR`, else the first that exists of
-/// `<crate>/tests/captures`, `<crate>/../shared/captures`, `/work/shared/captures`.
+/// The recorded Go sessions, kept in the repository as test fixtures.
 fn captures_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("FRP_CAPTURES_DIR") {
-        return PathBuf::from(d);
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        manifest.join("tests/captures"),
-        manifest.join("../shared/captures"),
-        PathBuf::from("/work/shared/captures"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.join("tcp-enc-comp/expected.json").exists())
-        .cloned()
-        .unwrap_or_else(|| panic!("capture fixtures not found in {candidates:?}; set FRP_CAPTURES_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures")
 }
 
 /// An `AsyncRead` that returns the given chunks one per read, with a `Pending` (and immediate
@@ -147,7 +136,10 @@ async fn go_capture_tcp_enc_comp() {
             if ev["conn"] != 2 || ev["dir"] != d {
                 continue;
             }
-            let (o, l) = (ev["offset"].as_u64().unwrap() as usize, ev["len"].as_u64().unwrap() as usize);
+            let (o, l) = (
+                ev["offset"].as_u64().unwrap() as usize,
+                ev["len"].as_u64().unwrap() as usize,
+            );
             let (s, t) = (o.max(off), o + l);
             if t > s {
                 chunks.push(raw[s..t].to_vec());
@@ -155,7 +147,9 @@ async fn go_capture_tcp_enc_comp() {
         }
         assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), payload.len());
         let stream: BoxStream = Box::new(tokio::io::join(Chunked::new(chunks), tokio::io::sink()));
-        let plain = read_all(wrap(stream, &key, true, true), 8192).await.unwrap();
+        let plain = read_all(wrap(stream, &key, true, true), 8192)
+            .await
+            .unwrap();
         assert_eq!(plain.len(), want_len, "{d} chunked");
         assert_eq!(sha256_hex(&plain), want_sha, "{d} chunked");
 
@@ -196,7 +190,10 @@ async fn go_capture_tcp_enc_comp() {
             assert_eq!(p, plain.len());
             w.flush().await.unwrap();
         }
-        assert!(ours == payload, "{d}: re-encoded wire bytes differ from Go's");
+        assert!(
+            ours == payload,
+            "{d}: re-encoded wire bytes differ from Go's"
+        );
     }
 }
 
@@ -251,8 +248,14 @@ async fn round_trip(encryption: bool, compression: bool) {
     t2.await.unwrap();
     let got_big = t3.await.unwrap();
     let got_small = t4.await.unwrap();
-    assert!(*got_big == *big, "a->b mismatch (enc={encryption}, comp={compression})");
-    assert!(*got_small == *small, "b->a mismatch (enc={encryption}, comp={compression})");
+    assert!(
+        *got_big == *big,
+        "a->b mismatch (enc={encryption}, comp={compression})"
+    );
+    assert!(
+        *got_small == *small,
+        "b->a mismatch (enc={encryption}, comp={compression})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,264 @@
+//! Test harness: start the real `frps`/`frpc` binaries with temporary config files, run local
+//! backends on loopback, and wait for readiness by probing sockets (never by sleeping blindly).
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes remains).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running frps or frpc; killed when dropped. Its log goes to a file we can read.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+    pub config: PathBuf,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Daemon {
+    pub fn start(bin: &str, name: &str, toml: &str) -> Daemon {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::start_in(dir, bin, name, toml)
+    }
+
+    pub fn start_in(dir: Arc<tempfile::TempDir>, bin: &str, name: &str, toml: &str) -> Daemon {
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&config, toml).unwrap();
+        let log = dir.path().join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&config)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Daemon { child: Some(child), log, config, _dir: dir }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Wait for the process to exit on its own; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("==== {} ====\n{}", self.log.display(), self.log_text());
+        }
+        self.kill();
+    }
+}
+
+pub fn frps_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_frps")
+}
+
+pub fn frpc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_frpc")
+}
+
+/// Start frps with `extra` TOML lines and wait until its bind port accepts connections.
+pub fn start_frps(bind_port: u16, extra: &str) -> Daemon {
+    let toml = format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind_port}\n{extra}\n");
+    let d = Daemon::start(frps_bin(), "frps", &toml);
+    wait_port(bind_port, Duration::from_secs(10));
+    d
+}
+
+pub fn start_frpc(toml: &str) -> Daemon {
+    Daemon::start(frpc_bin(), "frpc", toml)
+}
+
+pub fn wait_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!("port {port} did not open within {timeout:?}");
+}
+
+/// A TCP echo server on 127.0.0.1; counts accepted connections.
+pub struct EchoServer {
+    pub port: u16,
+    pub accepted: Arc<AtomicUsize>,
+}
+
+pub fn echo_server() -> EchoServer {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if c.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = c.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    EchoServer { port, accepted }
+}
+
+/// A backend that records the first bytes of each connection (e.g. a PROXY header), then echoes.
+pub fn recording_server(first_bytes: usize) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let s = s.clone();
+            thread::spawn(move || {
+                let mut head = vec![0u8; first_bytes];
+                if c.read_exact(&mut head).is_err() {
+                    return;
+                }
+                s.lock().unwrap().push(head);
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 || c.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// One round trip through `port`; true when the bytes come back.
+pub fn echo_once(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"ping\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).is_ok() && &buf == b"ping\n"
+}
+
+/// Wait until an echo round trip through the proxy's remote port works.
+pub fn wait_echo(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if echo_once(port) {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Send `len` random bytes through `port` while reading the echo; returns (sent, received)
+/// SHA-256 digests.
+pub fn echo_random(port: u16, len: usize) -> ([u8; 32], [u8; 32]) {
+    let mut data = vec![0u8; len];
+    let mut x: u64 = 0x9E3779B97F4A7C15 ^ len as u64;
+    for chunk in data.chunks_mut(8) {
+        // xorshift: fast, deterministic pseudo-random bytes (incompressible for snappy).
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let b = x.to_le_bytes();
+        chunk.copy_from_slice(&b[..chunk.len()]);
+    }
+    let sent: [u8; 32] = Sha256::digest(&data).into();
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        for chunk in data.chunks(37 * 1024 + 11) {
+            w.write_all(chunk).unwrap();
+        }
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut r = s;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+        hasher.update(&buf[..n]);
+    }
+    writer.join().unwrap();
+    assert_eq!(total, len, "echoed byte count");
+    (sent, hasher.finalize().into())
+}
+
+/// A minimal frpc config with one tcp proxy.
+pub fn frpc_toml(server_port: u16, token: &str, common: &str, local_port: u16, remote_port: u16, proxy_extra: &str) -> String {
+    format!(
+        "serverAddr = \"127.0.0.1\"\nserverPort = {server_port}\nauth.token = \"{token}\"\nloginFailExit = false\n{common}\n\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local_port}\nremotePort = {remote_port}\n{proxy_extra}\n"
+    )
+}
