@@ -14,7 +14,9 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 fn dir(scenario: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures").join(scenario)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/captures")
+        .join(scenario)
 }
 
 fn expected(scenario: &str) -> Value {
@@ -37,12 +39,20 @@ fn check_frame(buf: &[u8], offset: usize, want: &Value) -> usize {
     assert_eq!(used - 9, want["length"].as_u64().unwrap() as usize);
     let go_json = want["json"].as_str().unwrap();
     let ours = encode_frame(&m);
-    assert_eq!(std::str::from_utf8(&ours[9..]).unwrap(), go_json, "re-encoding {} matches Go", m.name());
+    assert_eq!(
+        std::str::from_utf8(&ours[9..]).unwrap(),
+        go_json,
+        "re-encoding {} matches Go",
+        m.name()
+    );
     used
 }
 
 fn key(hex_key: &Value) -> [u8; 16] {
-    hex::decode(hex_key.as_str().unwrap()).unwrap().try_into().unwrap()
+    hex::decode(hex_key.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 /// Decrypt a direction from its IV on (one continuous CFB stream) and return the plaintext,
@@ -69,14 +79,22 @@ fn control_connections_decode_and_reencode_exactly() {
                     checked += 1;
                 }
                 if conn["role"] == "control" && d["iv_offset"].is_u64() {
-                    let plain = decrypt_from(&buf, d["iv_offset"].as_u64().unwrap() as usize, key(&exp[key_name]));
+                    let plain = decrypt_from(
+                        &buf,
+                        d["iv_offset"].as_u64().unwrap() as usize,
+                        key(&exp[key_name]),
+                    );
                     let msgs = d["encrypted_messages"].as_array().unwrap();
                     for m in msgs {
                         check_frame(&plain, m["offset"].as_u64().unwrap() as usize, m);
                         checked += 1;
                     }
                 }
-                if !d["plain_messages"].as_array().map(|a| a.is_empty()).unwrap_or(true) {
+                if !d["plain_messages"]
+                    .as_array()
+                    .map(|a| a.is_empty())
+                    .unwrap_or(true)
+                {
                     assert!(checked > 0, "{scenario} {file}");
                 }
             }
@@ -89,8 +107,13 @@ fn incremental_decoding_in_recorded_chunk_sizes() {
     // Feed the control connection of tcp-nomux to a CryptoStream + read_msg in the chunk sizes
     // the relay saw, and expect the same messages as expected.json lists.
     let exp = expected("tcp-nomux");
-    let events: Value = serde_json::from_slice(&std::fs::read(dir("tcp-nomux").join("events.json")).unwrap()).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let events: Value =
+        serde_json::from_slice(&std::fs::read(dir("tcp-nomux").join("events.json")).unwrap())
+            .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for (dir_name, key_name) in [("c2s", "key_hex_frpc"), ("s2c", "key_hex_frps")] {
         let buf = bytes("tcp-nomux", &format!("conn1.{dir_name}.bin"));
         let chunks: Vec<(usize, usize)> = events
@@ -98,7 +121,12 @@ fn incremental_decoding_in_recorded_chunk_sizes() {
             .unwrap()
             .iter()
             .filter(|e| e["conn"] == 1 && e["dir"] == dir_name)
-            .map(|e| (e["offset"].as_u64().unwrap() as usize, e["len"].as_u64().unwrap() as usize))
+            .map(|e| {
+                (
+                    e["offset"].as_u64().unwrap() as usize,
+                    e["len"].as_u64().unwrap() as usize,
+                )
+            })
             .collect();
         let d = &exp["connections"][0][dir_name];
         let k = key(&exp[key_name]);
@@ -111,7 +139,10 @@ fn incremental_decoding_in_recorded_chunk_sizes() {
                 }
             });
             let first = read_msg(&mut rx).await.unwrap();
-            assert_eq!(first.name(), d["plain_messages"][0]["name"].as_str().unwrap());
+            assert_eq!(
+                first.name(),
+                d["plain_messages"][0]["name"].as_str().unwrap()
+            );
             let mut enc = CryptoStream::new(rx, k);
             for m in d["encrypted_messages"].as_array().unwrap() {
                 let got = read_msg(&mut enc).await.unwrap();
@@ -128,23 +159,37 @@ fn our_frps_accepts_a_go_frpc_login() {
     // control protocol and register a proxy.
     let exp = expected("tcp-nomux");
     let c2s = bytes("tcp-nomux", "conn1.c2s.bin");
-    let login_len = 9 + exp["connections"][0]["c2s"]["plain_messages"][0]["length"].as_u64().unwrap() as usize;
+    let login_len = 9 + exp["connections"][0]["c2s"]["plain_messages"][0]["length"]
+        .as_u64()
+        .unwrap() as usize;
     let go_login = c2s[..login_len].to_vec();
 
     let bind = common::free_port();
     let _frps = common::start_frps(bind, "auth.token = \"12345678\"\ntransport.tcpMux = false");
     let remote = common::free_port();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
-        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", bind)).await.unwrap();
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", bind))
+            .await
+            .unwrap();
         conn.write_all(&go_login).await.unwrap();
         let resp = read_msg(&mut conn).await.unwrap();
-        let Message::LoginResp(resp) = resp else { panic!("expected LoginResp, got {resp:?}") };
+        let Message::LoginResp(resp) = resp else {
+            panic!("expected LoginResp, got {resp:?}")
+        };
         assert_eq!(resp.error, "");
         assert_eq!(resp.version, "0.65.0");
         assert_eq!(resp.run_id.len(), 16);
         let mut enc = CryptoStream::new(conn, crypto::derive_key(b"12345678"));
-        let np = msg::NewProxy { proxy_name: "echo".into(), proxy_type: "tcp".into(), remote_port: remote as i64, ..Default::default() };
+        let np = msg::NewProxy {
+            proxy_name: "echo".into(),
+            proxy_type: "tcp".into(),
+            remote_port: remote as i64,
+            ..Default::default()
+        };
         write_msg(&mut enc, &Message::NewProxy(np)).await.unwrap();
         // pool_count 1 ⇒ one ReqWorkConn first, then our NewProxyResp.
         let mut saw_req = false;

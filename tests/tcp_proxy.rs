@@ -13,12 +13,23 @@ const MIB16: usize = 16 * 1024 * 1024;
 const UP: Duration = Duration::from_secs(20);
 
 /// frps + frpc + echo backend with the given extra settings; returns the remote port.
-fn tunnel(frps_extra: &str, frpc_common: &str, proxy_extra: &str) -> (Daemon, Daemon, EchoServer, u16) {
+fn tunnel(
+    frps_extra: &str,
+    frpc_common: &str,
+    proxy_extra: &str,
+) -> (Daemon, Daemon, EchoServer, u16) {
     let bind = free_port();
     let remote = free_port();
     let frps = start_frps(bind, &format!("auth.token = \"s3cret\"\n{frps_extra}"));
     let echo = echo_server();
-    let frpc = start_frpc(&frpc_toml(bind, "s3cret", frpc_common, echo.port, remote, proxy_extra));
+    let frpc = start_frpc(&frpc_toml(
+        bind,
+        "s3cret",
+        frpc_common,
+        echo.port,
+        remote,
+        proxy_extra,
+    ));
     assert!(wait_echo(remote, UP), "tunnel did not come up");
     (frps, frpc, echo, remote)
 }
@@ -49,8 +60,11 @@ fn echo_16mib_tcp_mux_off() {
 
 #[test]
 fn echo_16mib_encryption_and_compression() {
-    let (_s, _c, _e, remote) =
-        tunnel("", "", "transport.useEncryption = true\ntransport.useCompression = true");
+    let (_s, _c, _e, remote) = tunnel(
+        "",
+        "",
+        "transport.useEncryption = true\ntransport.useCompression = true",
+    );
     assert_16mib_echo(remote);
 }
 
@@ -68,7 +82,10 @@ fn echo_16mib_with_bandwidth_limit() {
     let t = Instant::now();
     assert_16mib_echo(remote);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(450), "bandwidth limit not applied: {took:?}");
+    assert!(
+        took >= Duration::from_millis(450),
+        "bandwidth limit not applied: {took:?}"
+    );
 }
 
 #[test]
@@ -80,7 +97,10 @@ fn echo_16mib_with_server_side_bandwidth_limit() {
     );
     let t = Instant::now();
     assert_16mib_echo(remote);
-    assert!(t.elapsed() >= Duration::from_millis(450), "server-side limit not applied");
+    assert!(
+        t.elapsed() >= Duration::from_millis(450),
+        "server-side limit not applied"
+    );
 }
 
 #[test]
@@ -104,7 +124,11 @@ fn two_hundred_concurrent_connections() {
         h.join().expect("a connection failed");
     }
     let after = echo.accepted.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(after - before, 200, "each user connection reached the backend once");
+    assert_eq!(
+        after - before,
+        200,
+        "each user connection reached the backend once"
+    );
 }
 
 #[test]
@@ -119,9 +143,16 @@ fn wrong_token_is_refused_with_frps_error_text() {
     );
     let mut frpc = start_frpc(&toml);
     let code = frpc.wait_exit(Duration::from_secs(15));
-    assert_eq!(code, Some(1), "frpc exits with an error after the refused login (loginFailExit)");
+    assert_eq!(
+        code,
+        Some(1),
+        "frpc exits with an error after the refused login (loginFailExit)"
+    );
     let log = frpc.log_text();
-    assert!(log.contains("token in login doesn't match token from configuration"), "{log}");
+    assert!(
+        log.contains("token in login doesn't match token from configuration"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -137,18 +168,28 @@ fn frpc_reconnects_after_frps_restart() {
     assert!(!echo_once(remote));
     let _frps2 = start_frps(bind, "auth.token = \"t\"");
     let t = Instant::now();
-    assert!(wait_echo(remote, Duration::from_secs(15)), "proxy did not come back");
+    assert!(
+        wait_echo(remote, Duration::from_secs(15)),
+        "proxy did not come back"
+    );
     eprintln!("proxy back {:?} after frps restart", t.elapsed());
 }
 
 #[test]
 fn port_outside_allow_ports_is_refused() {
     let bind = free_port();
-    let _frps = start_frps(bind, "auth.token = \"t\"\nallowPorts = [{ start = 1, end = 1000 }]");
+    let _frps = start_frps(
+        bind,
+        "auth.token = \"t\"\nallowPorts = [{ start = 1, end = 1000 }]",
+    );
     let echo = echo_server();
     let remote = free_port();
     let frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
-    assert!(frpc.wait_log("start error: port not allowed", UP), "{}", frpc.log_text());
+    assert!(
+        frpc.wait_log("start error: port not allowed", UP),
+        "{}",
+        frpc.log_text()
+    );
     assert!(!echo_once(remote));
 }
 
@@ -160,7 +201,11 @@ fn duplicate_proxy_name_is_refused() {
     let first = start_frpc(&frpc_toml(bind, "t", "", echo.port, free_port(), ""));
     assert!(first.wait_log("start proxy success", UP));
     let second = start_frpc(&frpc_toml(bind, "t", "", echo.port, free_port(), ""));
-    assert!(second.wait_log("start error: proxy [echo] already exists", UP), "{}", second.log_text());
+    assert!(
+        second.wait_log("start error: proxy [echo] already exists", UP),
+        "{}",
+        second.log_text()
+    );
 }
 
 #[test]
@@ -188,18 +233,29 @@ fn proxy_protocol_v2_header_reaches_local_service() {
     let _frps = start_frps(bind, "auth.token = \"t\"");
     // The v2 TCP4 header is 16 + 12 bytes.
     let (local, seen) = recording_server(28);
-    let _frpc = start_frpc(&frpc_toml(bind, "t", "", local, remote, "transport.proxyProtocolVersion = \"v2\""));
+    let _frpc = start_frpc(&frpc_toml(
+        bind,
+        "t",
+        "",
+        local,
+        remote,
+        "transport.proxyProtocolVersion = \"v2\"",
+    ));
     assert!(wait_echo(remote, UP));
     let mut user = TcpStream::connect(("127.0.0.1", remote)).unwrap();
     let user_port = user.local_addr().unwrap().port();
     user.write_all(b"after header").unwrap();
     let mut back = [0u8; 12];
-    user.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    user.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     user.read_exact(&mut back).unwrap();
     assert_eq!(&back, b"after header");
     let headers = seen.lock().unwrap().clone();
     let h = headers.last().expect("a header was recorded");
-    let mut want = vec![0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c];
+    let mut want = vec![
+        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00,
+        0x0c,
+    ];
     want.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
     want.extend_from_slice(&user_port.to_be_bytes());
     want.extend_from_slice(&remote.to_be_bytes());
@@ -234,7 +290,11 @@ fn garbage_on_bind_port_does_not_disturb_other_clients() {
         let mut buf = [0u8; 64];
         // frps closes the connection (EOF or reset) without answering a Login.
         let n = s.read(&mut buf).unwrap_or(0);
-        assert!(n == 0 || buf[0] == 0x15, "frps answered garbage with {:?}", &buf[..n]);
+        assert!(
+            n == 0 || buf[0] == 0x15,
+            "frps answered garbage with {:?}",
+            &buf[..n]
+        );
         assert!(echo_once(remote), "the existing tunnel keeps working");
     }
     assert_16mib_echo(remote);

@@ -46,7 +46,8 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
     tokio::spawn(hello_service(service));
 
     let token = frp::rand_id();
-    let frps_toml = format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind_port}\nauth.token = \"{token}\"\n");
+    let frps_toml =
+        format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind_port}\nauth.token = \"{token}\"\n");
     let frpc_toml = format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {bind_port}\nauth.token = \"{token}\"\n\n[[proxies]]\nname = \"demo-web\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local_port}\nremotePort = {remote_port}\n"
     );
@@ -94,7 +95,10 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let once = std::env::args().any(|a| a == "--once");
-    let _ = frp::service::logging::init(&frp::config::types::LogConfig { level: "info".into(), ..Default::default() });
+    let _ = frp::service::logging::init(&frp::config::types::LogConfig {
+        level: "info".into(),
+        ..Default::default()
+    });
     let dir = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {

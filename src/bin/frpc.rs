@@ -6,10 +6,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "frpc", about = "frpc is the client of frp (https://github.com/fatedier/frp), rebuilt in Rust", disable_version_flag = true)]
+#[command(
+    name = "frpc",
+    about = "frpc is the client of frp (https://github.com/fatedier/frp), rebuilt in Rust",
+    disable_version_flag = true
+)]
 struct Cli {
     /// config file of frpc
-    #[arg(short = 'c', long = "config", default_value = "./frpc.ini", global = true)]
+    #[arg(
+        short = 'c',
+        long = "config",
+        default_value = "./frpc.ini",
+        global = true
+    )]
     config: PathBuf,
     /// version of frpc
     #[arg(short = 'v', long = "version")]
@@ -36,7 +45,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.version {
-        println!("{} (frp protocol {})", frp::VERSION, frp::FRP_PROTOCOL_VERSION);
+        println!(
+            "{} (frp protocol {})",
+            frp::VERSION,
+            frp::FRP_PROTOCOL_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     let _ = cli.strict_config; // Non-strict parsing arrives with the config issue; strict is the default.
@@ -44,7 +57,10 @@ fn main() -> ExitCode {
         Some(Command::Verify) => {
             return match frp::config::load_client(&cli.config) {
                 Ok(_) => {
-                    println!("frpc: the configuration file {} syntax is ok", cli.config.display());
+                    println!(
+                        "frpc: the configuration file {} syntax is ok",
+                        cli.config.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "frps", about = "frps is the server of frp (https://github.com/fatedier/frp), rebuilt in Rust", disable_version_flag = true)]
+#[command(
+    name = "frps",
+    about = "frps is the server of frp (https://github.com/fatedier/frp), rebuilt in Rust",
+    disable_version_flag = true
+)]
 struct Cli {
     /// config file of frps
     #[arg(short = 'c', long = "config", global = true)]
@@ -30,7 +34,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.version {
-        println!("{} (frp protocol {})", frp::VERSION, frp::FRP_PROTOCOL_VERSION);
+        println!(
+            "{} (frp protocol {})",
+            frp::VERSION,
+            frp::FRP_PROTOCOL_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     let _ = cli.strict_config; // Non-strict parsing arrives with the config issue; strict is the default.
@@ -41,7 +49,10 @@ fn main() -> ExitCode {
         };
         return match frp::config::load_server(&path) {
             Ok(_) => {
-                println!("frps: the configuration file {} syntax is ok", path.display());
+                println!(
+                    "frps: the configuration file {} syntax is ok",
+                    path.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -75,7 +86,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(frp::server::service::run(cfg, frp::service::signals::terminate())) {
+    match rt.block_on(frp::server::service::run(
+        cfg,
+        frp::service::signals::terminate(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

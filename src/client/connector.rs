@@ -22,7 +22,10 @@ pub struct Connector {
 
 impl Connector {
     /// Establish the physical connection (and yamux session when tcpMux is on).
-    pub async fn connect(cfg: Arc<ClientConfig>, tls: Option<Arc<ClientTls>>) -> io::Result<Connector> {
+    pub async fn connect(
+        cfg: Arc<ClientConfig>,
+        tls: Option<Arc<ClientTls>>,
+    ) -> io::Result<Connector> {
         let session = if cfg.transport.tcp_mux {
             let conn = dial_physical(&cfg, tls.as_deref()).await?;
             let interval = cfg.transport.tcp_mux_keepalive_interval;
@@ -67,7 +70,13 @@ async fn dial_physical(cfg: &ClientConfig, tls: Option<&ClientTls>) -> io::Resul
         None
     } else {
         Some(t.connect_server_local_ip.parse().map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("invalid connectServerLocalIP '{}'", t.connect_server_local_ip))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid connectServerLocalIP '{}'",
+                    t.connect_server_local_ip
+                ),
+            )
         })?)
     };
     let port = u16::try_from(cfg.server_port)
@@ -80,7 +89,9 @@ async fn dial_physical(cfg: &ClientConfig, tls: Option<&ClientTls>) -> io::Resul
         t.dial_server_keepalive,
     )
     .await?;
-    let Some(tls) = tls else { return Ok(Box::new(stream)) };
+    let Some(tls) = tls else {
+        return Ok(Box::new(stream));
+    };
     if !t.tls.disable_custom_tls_first_byte {
         stream.write_all(&[CUSTOM_TLS_FIRST_BYTE]).await?;
     }

@@ -44,11 +44,15 @@ pub enum End {
 
 const CHECK_INTERVAL: Duration = Duration::from_secs(3);
 
-pub async fn run(session: Arc<Session>, control: BoxStream, shutdown: &mut Pin<&mut impl Future<Output = ()>>) -> End {
+pub async fn run(
+    session: Arc<Session>,
+    control: BoxStream,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) -> End {
     let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
     let (out, out_rx) = mpsc::channel::<Message>(256);
     let writer_task = tokio::spawn(write_loop(writer, out_rx));
-    let mut msgs = spawn_reader(reader);
+    let (mut msgs, reader_task) = spawn_reader(reader);
     session.proxies.reset();
 
     let cfg = &session.cfg;
@@ -101,11 +105,20 @@ pub async fn run(session: Arc<Session>, control: BoxStream, shutdown: &mut Pin<&
     if matches!(end, End::Shutdown) {
         // Tell frps which proxies go away, then let the writer flush before closing.
         for name in session.proxies.close_all() {
-            let _ = out.send(Message::CloseProxy(msg::CloseProxy { proxy_name: name })).await;
+            let _ = out
+                .send(Message::CloseProxy(msg::CloseProxy { proxy_name: name }))
+                .await;
         }
     }
     drop(out);
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer_task).await;
+    let mut writer_task = writer_task;
+    if tokio::time::timeout(Duration::from_secs(1), &mut writer_task)
+        .await
+        .is_err()
+    {
+        writer_task.abort();
+    }
+    reader_task.abort();
     session.cancel.cancel();
     session.connector.close();
     end
@@ -114,7 +127,10 @@ pub async fn run(session: Arc<Session>, control: BoxStream, shutdown: &mut Pin<&
 fn ping(cfg: &ClientConfig) -> msg::Ping {
     if cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats) {
         let ts = crate::unix_now();
-        msg::Ping { privilege_key: auth_key(&cfg.auth.token, ts), timestamp: ts }
+        msg::Ping {
+            privilege_key: auth_key(&cfg.auth.token, ts),
+            timestamp: ts,
+        }
     } else {
         msg::Ping::default()
     }
@@ -155,8 +171,15 @@ async fn work_conn(s: &Session) {
             return;
         }
     };
-    let mut m = msg::NewWorkConn { run_id: s.run_id.clone(), ..Default::default() };
-    if s.cfg.auth.additional_scopes.contains(&AuthScope::NewWorkConns) {
+    let mut m = msg::NewWorkConn {
+        run_id: s.run_id.clone(),
+        ..Default::default()
+    };
+    if s.cfg
+        .auth
+        .additional_scopes
+        .contains(&AuthScope::NewWorkConns)
+    {
         m.timestamp = crate::unix_now();
         m.privilege_key = auth_key(&s.cfg.auth.token, m.timestamp);
     }
@@ -193,9 +216,14 @@ async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>
 }
 
 /// `read_msg` is not cancellation-safe, so reads live in their own task.
-fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, proto_mod::ProtoError>> {
+fn spawn_reader(
+    mut r: ReadHalf<Encrypted>,
+) -> (
+    mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let m = proto_mod::read_msg(&mut r).await;
             let stop = m.is_err();
@@ -204,5 +232,5 @@ fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, pr
             }
         }
     });
-    rx
+    (rx, task)
 }

@@ -66,7 +66,10 @@ impl Proxies {
         let entries = configs
             .iter()
             .map(|c| {
-                let limiter = match (wrap::parse_bandwidth(&c.transport.bandwidth_limit), c.transport.bandwidth_limit_mode.as_str()) {
+                let limiter = match (
+                    wrap::parse_bandwidth(&c.transport.bandwidth_limit),
+                    c.transport.bandwidth_limit_mode.as_str(),
+                ) {
                     (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
                     _ => None,
                 };
@@ -81,7 +84,9 @@ impl Proxies {
                 (c.name.clone(), e)
             })
             .collect();
-        Arc::new(Proxies { entries: Mutex::new(entries) })
+        Arc::new(Proxies {
+            entries: Mutex::new(entries),
+        })
     }
 
     /// A new session starts: every proxy must register again.
@@ -114,7 +119,9 @@ impl Proxies {
 
     pub fn on_resp(&self, resp: &msg::NewProxyResp) {
         let mut entries = lock(&self.entries);
-        let Some(e) = entries.get_mut(&resp.proxy_name) else { return };
+        let Some(e) = entries.get_mut(&resp.proxy_name) else {
+            return;
+        };
         if e.status != Status::WaitStart {
             return;
         }
@@ -147,7 +154,15 @@ impl Proxies {
     pub fn snapshot(&self) -> Vec<(String, String, &'static str, String, String)> {
         let mut v: Vec<_> = lock(&self.entries)
             .iter()
-            .map(|(n, e)| (n.clone(), e.cfg.kind.clone(), e.status.as_str(), e.remote_addr.clone(), e.error.clone()))
+            .map(|(n, e)| {
+                (
+                    n.clone(),
+                    e.cfg.kind.clone(),
+                    e.status.as_str(),
+                    e.remote_addr.clone(),
+                    e.error.clone(),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -169,7 +184,11 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
         use_compression: t.use_compression,
         bandwidth_limit: t.bandwidth_limit.clone(),
         // frpc omits the default mode.
-        bandwidth_limit_mode: if t.bandwidth_limit_mode == "client" { String::new() } else { t.bandwidth_limit_mode.clone() },
+        bandwidth_limit_mode: if t.bandwidth_limit_mode == "client" {
+            String::new()
+        } else {
+            t.bandwidth_limit_mode.clone()
+        },
         group: c.load_balancer.group.clone(),
         group_key: c.load_balancer.group_key.clone(),
         metas: c.metadatas.clone(),
@@ -181,7 +200,12 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
 
 /// Serve a work connection after its StartWorkConn: wrap it, dial the local service, write the
 /// PROXY header if configured, and splice.
-pub async fn serve_work_conn(proxies: &Proxies, key: &[u8; 16], work: BoxStream, start: msg::StartWorkConn) {
+pub async fn serve_work_conn(
+    proxies: &Proxies,
+    key: &[u8; 16],
+    work: BoxStream,
+    start: msg::StartWorkConn,
+) {
     let name = start.proxy_name.clone();
     let Some((cfg, limiter)) = proxies.running(&name) else {
         debug!(proxy_name = %name, "work connection for a proxy that is not running, closing");
@@ -199,7 +223,8 @@ pub async fn serve_work_conn(proxies: &Proxies, key: &[u8; 16], work: BoxStream,
         work
     };
     let local_port = cfg.local_port as u16;
-    let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await {
+    let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await
+    {
         Ok(s) => s,
         Err(e) => {
             warn!(proxy_name = %name, "connect to local service [{}] error: {e}", tcp::join_host_port(&cfg.local_ip, local_port));
@@ -222,13 +247,18 @@ pub async fn serve_work_conn(proxies: &Proxies, key: &[u8; 16], work: BoxStream,
         }
     }
     match splice::splice(&mut work, &mut local).await {
-        Ok((down, up)) => debug!(proxy_name = %name, "work connection closed, {down} bytes to local, {up} bytes back"),
+        Ok((down, up)) => {
+            debug!(proxy_name = %name, "work connection closed, {down} bytes to local, {up} bytes back")
+        }
         Err(e) => debug!(proxy_name = %name, "work connection closed: {e}"),
     }
 }
 
 /// The header for a StartWorkConn with a known source; `None` when frps sent no source.
-fn proxy_protocol_header(version: Version, start: &msg::StartWorkConn) -> Option<Result<Vec<u8>, String>> {
+fn proxy_protocol_header(
+    version: Version,
+    start: &msg::StartWorkConn,
+) -> Option<Result<Vec<u8>, String>> {
     if start.src_addr.is_empty() || start.src_port == 0 {
         return None;
     }

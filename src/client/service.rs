@@ -35,8 +35,13 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
     let cfg = Arc::new(cfg);
     let tls = if cfg.transport.tls.enable {
         let t = &cfg.transport.tls;
-        let c = client_config(cfg.tls_server_name(), &t.cert_file, &t.key_file, &t.trusted_ca_file)
-            .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+        let c = client_config(
+            cfg.tls_server_name(),
+            &t.cert_file,
+            &t.key_file,
+            &t.trusted_ca_file,
+        )
+        .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
         Some(Arc::new(c))
     } else {
         None
@@ -100,7 +105,11 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
 /// Backoff between failed logins: 1 s doubling to 10 s before the first success, 2 s doubling
 /// to 20 s after a session was lost.
 fn next_delay(prev: Duration, ever_logged_in: bool) -> Duration {
-    let (first, max) = if ever_logged_in { (Duration::from_secs(2), Duration::from_secs(20)) } else { (Duration::from_secs(1), Duration::from_secs(10)) };
+    let (first, max) = if ever_logged_in {
+        (Duration::from_secs(2), Duration::from_secs(20))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(10))
+    };
     if prev < first {
         first
     } else {
@@ -116,7 +125,10 @@ fn jitter(d: Duration) -> Duration {
 
 fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
     if cfg.transport.protocol != "tcp" {
-        anyhow::bail!("transport.protocol = {} is not supported by this frpc build yet", cfg.transport.protocol);
+        anyhow::bail!(
+            "transport.protocol = {} is not supported by this frpc build yet",
+            cfg.transport.protocol
+        );
     }
     if !cfg.transport.proxy_url.is_empty() {
         anyhow::bail!("transport.proxyURL is not supported by this frpc build yet");
@@ -128,29 +140,51 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
         anyhow::bail!("webServer.port (admin API) is not supported by this frpc build yet");
     }
     if let Some(v) = cfg.visitors.first() {
-        anyhow::bail!("visitor [{}]: visitors are not supported by this frpc build yet", v.name);
+        anyhow::bail!(
+            "visitor [{}]: visitors are not supported by this frpc build yet",
+            v.name
+        );
     }
     for p in &cfg.proxies {
         if p.kind != "tcp" {
-            anyhow::bail!("proxy [{}]: type {} is not supported by this frpc build yet", p.name, p.kind);
+            anyhow::bail!(
+                "proxy [{}]: type {} is not supported by this frpc build yet",
+                p.name,
+                p.kind
+            );
         }
         if p.plugin.is_some() {
-            anyhow::bail!("proxy [{}]: plugin is not supported by this frpc build yet", p.name);
+            anyhow::bail!(
+                "proxy [{}]: plugin is not supported by this frpc build yet",
+                p.name
+            );
         }
         if !p.health_check.kind.is_empty() {
-            anyhow::bail!("proxy [{}]: healthCheck is not supported by this frpc build yet", p.name);
+            anyhow::bail!(
+                "proxy [{}]: healthCheck is not supported by this frpc build yet",
+                p.name
+            );
         }
         if !p.load_balancer.group.is_empty() {
-            anyhow::bail!("proxy [{}]: loadBalancer.group is not supported by this frpc build yet", p.name);
+            anyhow::bail!(
+                "proxy [{}]: loadBalancer.group is not supported by this frpc build yet",
+                p.name
+            );
         }
     }
     Ok(())
 }
 
 /// Connect, open the control stream, send Login and read LoginResp (10 s limit).
-async fn login(cfg: &Arc<ClientConfig>, tls: Option<Arc<ClientTls>>, run_id: &str) -> Result<(Connector, BoxStream, String), LoginError> {
+async fn login(
+    cfg: &Arc<ClientConfig>,
+    tls: Option<Arc<ClientTls>>,
+    run_id: &str,
+) -> Result<(Connector, BoxStream, String), LoginError> {
     let connect_err = |e: std::io::Error| LoginError::Connect(e.to_string());
-    let connector = Connector::connect(cfg.clone(), tls).await.map_err(connect_err)?;
+    let connector = Connector::connect(cfg.clone(), tls)
+        .await
+        .map_err(connect_err)?;
     let result = async {
         let mut stream = connector.open().await.map_err(connect_err)?;
         let ts = crate::unix_now();
@@ -176,7 +210,10 @@ async fn login(cfg: &Arc<ClientConfig>, tls: Option<Arc<ClientTls>>, run_id: &st
         match resp {
             Message::LoginResp(r) if !r.error.is_empty() => Err(LoginError::Rejected(r.error)),
             Message::LoginResp(r) => Ok((stream, r.run_id)),
-            other => Err(LoginError::Connect(format!("unexpected {} instead of LoginResp", other.name()))),
+            other => Err(LoginError::Connect(format!(
+                "unexpected {} instead of LoginResp",
+                other.name()
+            ))),
         }
     }
     .await;

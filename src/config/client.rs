@@ -170,8 +170,12 @@ impl ClientConfig {
     /// Fill the defaults that depend on other keys, then prefix names with `user.` (§1.4).
     pub fn complete(&mut self) {
         let mux = self.transport.tcp_mux;
-        self.transport.heartbeat_interval.get_or_insert(if mux { -1 } else { 30 });
-        self.transport.heartbeat_timeout.get_or_insert(if mux { -1 } else { 90 });
+        self.transport
+            .heartbeat_interval
+            .get_or_insert(if mux { -1 } else { 30 });
+        self.transport
+            .heartbeat_timeout
+            .get_or_insert(if mux { -1 } else { 90 });
         if self.auth.method.is_empty() {
             self.auth.method = "token".into();
         }
@@ -180,7 +184,11 @@ impl ClientConfig {
             self.proxies.retain(|p| start.contains(&p.name));
             self.visitors.retain(|v| start.contains(&v.name));
         }
-        let prefix = if self.user.is_empty() { String::new() } else { format!("{}.", self.user) };
+        let prefix = if self.user.is_empty() {
+            String::new()
+        } else {
+            format!("{}.", self.user)
+        };
         for p in &mut self.proxies {
             p.complete(&prefix);
         }
@@ -190,11 +198,15 @@ impl ClientConfig {
     }
 
     pub fn heartbeat_interval(&self) -> i64 {
-        self.transport.heartbeat_interval.unwrap_or(if self.transport.tcp_mux { -1 } else { 30 })
+        self.transport
+            .heartbeat_interval
+            .unwrap_or(if self.transport.tcp_mux { -1 } else { 30 })
     }
 
     pub fn heartbeat_timeout(&self) -> i64 {
-        self.transport.heartbeat_timeout.unwrap_or(if self.transport.tcp_mux { -1 } else { 90 })
+        self.transport
+            .heartbeat_timeout
+            .unwrap_or(if self.transport.tcp_mux { -1 } else { 90 })
     }
 
     /// The SNI / verification name: `transport.tls.serverName`, else `serverAddr`.
@@ -208,7 +220,10 @@ impl ClientConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         if !matches!(self.auth.method.as_str(), "token" | "oidc") {
-            return Err(format!("auth.method: invalid auth method '{}', optional values are token, oidc", self.auth.method));
+            return Err(format!(
+                "auth.method: invalid auth method '{}', optional values are token, oidc",
+                self.auth.method
+            ));
         }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
@@ -220,7 +235,10 @@ impl ClientConfig {
             return Err(format!("serverPort: invalid port {}", self.server_port));
         }
         if !(0..=65535).contains(&self.web_server.port) {
-            return Err(format!("webServer.port: invalid port {}", self.web_server.port));
+            return Err(format!(
+                "webServer.port: invalid port {}",
+                self.web_server.port
+            ));
         }
         let (hi, ht) = (self.heartbeat_interval(), self.heartbeat_timeout());
         if hi > 0 && ht > 0 && ht < hi {
@@ -234,14 +252,16 @@ impl ClientConfig {
         }
         let mut names = std::collections::HashSet::new();
         for p in &self.proxies {
-            p.validate().map_err(|e| format!("proxy [{}]: {e}", p.name))?;
+            p.validate()
+                .map_err(|e| format!("proxy [{}]: {e}", p.name))?;
             if !names.insert(p.name.as_str()) {
                 return Err(format!("proxy [{}]: duplicate name", p.name));
             }
         }
         let mut vnames = std::collections::HashSet::new();
         for v in &self.visitors {
-            v.validate().map_err(|e| format!("visitor [{}]: {e}", v.name))?;
+            v.validate()
+                .map_err(|e| format!("visitor [{}]: {e}", v.name))?;
             if !vnames.insert(v.name.as_str()) {
                 return Err(format!("visitor [{}]: duplicate name", v.name));
             }

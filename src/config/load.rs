@@ -16,18 +16,28 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {message}")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Parse TOML text into `T`, turning toml's multi-line report into one located line.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let (line, column) = e
             .span()
@@ -59,17 +69,27 @@ fn resolve_token_source(
     source: &Option<ValueSource>,
 ) -> Result<(), ConfigError> {
     let Some(src) = source else { return Ok(()) };
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
     if src.kind != "file" {
-        return Err(invalid(format!("auth.tokenSource.type: only 'file' is supported, got '{}'", src.kind)));
+        return Err(invalid(format!(
+            "auth.tokenSource.type: only 'file' is supported, got '{}'",
+            src.kind
+        )));
     }
     let file = src
         .file
         .as_ref()
         .filter(|f| !f.path.is_empty())
         .ok_or_else(|| invalid("auth.tokenSource.file.path: must be set".into()))?;
-    let content = std::fs::read_to_string(&file.path)
-        .map_err(|e| invalid(format!("auth.tokenSource.file.path: cannot read {}: {e}", file.path)))?;
+    let content = std::fs::read_to_string(&file.path).map_err(|e| {
+        invalid(format!(
+            "auth.tokenSource.file.path: cannot read {}: {e}",
+            file.path
+        ))
+    })?;
     *token = content.trim().to_string();
     Ok(())
 }
@@ -82,7 +102,10 @@ pub fn load_server(path: &Path) -> Result<ServerConfig, ConfigError> {
 }
 
 pub fn finish_server(path: &Path, cfg: &mut ServerConfig) -> Result<(), ConfigError> {
-    cfg.validate().map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })?;
+    cfg.validate().map_err(|message| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
     let source = cfg.auth.token_source.take();
     resolve_token_source(path, &mut cfg.auth.token, &source)?;
     cfg.complete();
@@ -97,7 +120,10 @@ pub fn load_client(path: &Path) -> Result<ClientConfig, ConfigError> {
 }
 
 pub fn finish_client(path: &Path, cfg: &mut ClientConfig) -> Result<(), ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
     cfg.validate().map_err(invalid)?;
     let source = cfg.auth.token_source.take();
     resolve_token_source(path, &mut cfg.auth.token, &source)?;
@@ -131,7 +157,8 @@ mod tests {
 
     #[test]
     fn client_proxies_and_prefix() {
-        let f = write(r#"
+        let f = write(
+            r#"
 serverAddr = "127.0.0.1"
 serverPort = 7000
 user = "u"
@@ -143,7 +170,8 @@ type = "tcp"
 localPort = 22
 remotePort = 6000
 transport.useEncryption = true
-"#);
+"#,
+        );
         let c = load_client(f.path()).unwrap();
         assert_eq!(c.proxies[0].name, "u.ssh");
         assert_eq!(c.proxies[0].remote_port, Some(6000));
@@ -160,9 +188,14 @@ transport.useEncryption = true
         assert!(e.contains(":2:"), "{e}");
         assert!(e.contains("bogusKey"), "{e}");
 
-        let f = write("[[proxies]]\nname = \"a\"\ntype = \"tcp\"\nlocalPort = 1\ncustomDomains = [\"x\"]\n");
+        let f = write(
+            "[[proxies]]\nname = \"a\"\ntype = \"tcp\"\nlocalPort = 1\ncustomDomains = [\"x\"]\n",
+        );
         let e = load_client(f.path()).unwrap_err().to_string();
-        assert!(e.contains("customDomains") && e.contains("proxy [a]"), "{e}");
+        assert!(
+            e.contains("customDomains") && e.contains("proxy [a]"),
+            "{e}"
+        );
 
         let f = write("bindPort = \"x\"\n");
         let e = load_server(f.path()).unwrap_err().to_string();

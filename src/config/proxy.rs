@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub const PROXY_TYPES: &[&str] = &["tcp", "udp", "http", "https", "tcpmux", "stcp", "sudp", "xtcp"];
+pub const PROXY_TYPES: &[&str] = &[
+    "tcp", "udp", "http", "https", "tcpmux", "stcp", "sudp", "xtcp",
+];
 pub const VISITOR_TYPES: &[&str] = &["stcp", "sudp", "xtcp"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,18 +183,50 @@ impl ProxyConfig {
             }
         };
         check(self.remote_port.is_some(), "remotePort", &["tcp", "udp"]);
-        check(self.custom_domains.is_some(), "customDomains", &["http", "https", "tcpmux"]);
-        check(self.subdomain.is_some(), "subdomain", &["http", "https", "tcpmux"]);
+        check(
+            self.custom_domains.is_some(),
+            "customDomains",
+            &["http", "https", "tcpmux"],
+        );
+        check(
+            self.subdomain.is_some(),
+            "subdomain",
+            &["http", "https", "tcpmux"],
+        );
         check(self.locations.is_some(), "locations", &["http"]);
-        check(self.host_header_rewrite.is_some(), "hostHeaderRewrite", &["http"]);
+        check(
+            self.host_header_rewrite.is_some(),
+            "hostHeaderRewrite",
+            &["http"],
+        );
         check(self.request_headers.is_some(), "requestHeaders", &["http"]);
-        check(self.response_headers.is_some(), "responseHeaders", &["http"]);
+        check(
+            self.response_headers.is_some(),
+            "responseHeaders",
+            &["http"],
+        );
         check(self.http_user.is_some(), "httpUser", &["http", "tcpmux"]);
-        check(self.http_password.is_some(), "httpPassword", &["http", "tcpmux"]);
-        check(self.route_by_http_user.is_some(), "routeByHTTPUser", &["http", "tcpmux"]);
+        check(
+            self.http_password.is_some(),
+            "httpPassword",
+            &["http", "tcpmux"],
+        );
+        check(
+            self.route_by_http_user.is_some(),
+            "routeByHTTPUser",
+            &["http", "tcpmux"],
+        );
         check(self.multiplexer.is_some(), "multiplexer", &["tcpmux"]);
-        check(self.secret_key.is_some(), "secretKey", &["stcp", "sudp", "xtcp"]);
-        check(self.allow_users.is_some(), "allowUsers", &["stcp", "sudp", "xtcp"]);
+        check(
+            self.secret_key.is_some(),
+            "secretKey",
+            &["stcp", "sudp", "xtcp"],
+        );
+        check(
+            self.allow_users.is_some(),
+            "allowUsers",
+            &["stcp", "sudp", "xtcp"],
+        );
         check(self.nat_traversal.is_some(), "natTraversal", &["xtcp"]);
         bad
     }
@@ -217,20 +251,29 @@ impl ProxyConfig {
         }
         crate::transport::wrap::parse_bandwidth(&self.transport.bandwidth_limit)
             .map_err(|e| format!("transport.bandwidthLimit: {e}"))?;
-        if !matches!(self.transport.bandwidth_limit_mode.as_str(), "client" | "server") {
+        if !matches!(
+            self.transport.bandwidth_limit_mode.as_str(),
+            "client" | "server"
+        ) {
             return Err(format!(
                 "transport.bandwidthLimitMode: invalid value '{}', optional values are client, server",
                 self.transport.bandwidth_limit_mode
             ));
         }
-        if !matches!(self.transport.proxy_protocol_version.as_str(), "" | "v1" | "v2") {
+        if !matches!(
+            self.transport.proxy_protocol_version.as_str(),
+            "" | "v1" | "v2"
+        ) {
             return Err(format!(
                 "transport.proxyProtocolVersion: invalid value '{}', optional values are v1, v2",
                 self.transport.proxy_protocol_version
             ));
         }
         if !matches!(self.health_check.kind.as_str(), "" | "tcp" | "http") {
-            return Err(format!("healthCheck.type: invalid value '{}'", self.health_check.kind));
+            return Err(format!(
+                "healthCheck.type: invalid value '{}'",
+                self.health_check.kind
+            ));
         }
         if self.health_check.kind == "http" && self.health_check.path.is_empty() {
             return Err("healthCheck.path: path is required for http health check".into());
@@ -342,15 +385,23 @@ impl VisitorConfig {
                 (self.nat_traversal.is_some(), "natTraversal"),
             ];
             if let Some((_, key)) = xtcp_only.iter().find(|(set, _)| *set) {
-                return Err(format!("{key}: unknown field for visitor type {}", self.kind));
+                return Err(format!(
+                    "{key}: unknown field for visitor type {}",
+                    self.kind
+                ));
             }
         }
-        if self.bind_port == 0 || self.bind_port > 65535 || (self.bind_port < 0 && self.kind == "sudp") {
+        if self.bind_port == 0
+            || self.bind_port > 65535
+            || (self.bind_port < 0 && self.kind == "sudp")
+        {
             return Err(format!("bindPort: invalid bindPort {}", self.bind_port));
         }
         if let Some(p) = &self.protocol {
             if !matches!(p.as_str(), "quic" | "kcp") {
-                return Err(format!("protocol: invalid protocol '{p}', optional values are quic, kcp"));
+                return Err(format!(
+                    "protocol: invalid protocol '{p}', optional values are quic, kcp"
+                ));
             }
         }
         Ok(())

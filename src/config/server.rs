@@ -178,7 +178,9 @@ impl ServerConfig {
     }
 
     pub fn heartbeat_timeout(&self) -> i64 {
-        self.transport.heartbeat_timeout.unwrap_or(if self.transport.tcp_mux { -1 } else { 90 })
+        self.transport
+            .heartbeat_timeout
+            .unwrap_or(if self.transport.tcp_mux { -1 } else { 90 })
     }
 
     /// Whether `port` may be bound by a tcp/udp proxy according to `allowPorts`.
@@ -194,7 +196,10 @@ impl ServerConfig {
     /// Validation as frp v0.65.0 does it; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
         if !matches!(self.auth.method.as_str(), "token" | "oidc") {
-            return Err(format!("auth.method: invalid auth method '{}', optional values are token, oidc", self.auth.method));
+            return Err(format!(
+                "auth.method: invalid auth method '{}', optional values are token, oidc",
+                self.auth.method
+            ));
         }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
@@ -212,7 +217,9 @@ impl ServerConfig {
             ("webServer.port", self.web_server.port),
         ] {
             if !(0..=65535).contains(&port) {
-                return Err(format!("{key}: invalid port {port}, must be within 0-65535"));
+                return Err(format!(
+                    "{key}: invalid port {port}, must be within 0-65535"
+                ));
             }
         }
         for (i, r) in self.allow_ports.iter().enumerate() {
@@ -228,7 +235,16 @@ impl ServerConfig {
         }
         for p in &self.http_plugins {
             for op in &p.ops {
-                if !["Login", "NewProxy", "CloseProxy", "Ping", "NewWorkConn", "NewUserConn"].contains(&op.as_str()) {
+                if ![
+                    "Login",
+                    "NewProxy",
+                    "CloseProxy",
+                    "Ping",
+                    "NewWorkConn",
+                    "NewUserConn",
+                ]
+                .contains(&op.as_str())
+                {
                     return Err(format!("httpPlugins[{}].ops: invalid op '{op}'", p.name));
                 }
             }

@@ -14,7 +14,12 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { to: "console".into(), level: "info".into(), max_days: 3, disable_print_color: false }
+        LogConfig {
+            to: "console".into(),
+            level: "info".into(),
+            max_days: 3,
+            disable_print_color: false,
+        }
     }
 }
 
@@ -59,7 +64,11 @@ pub struct QuicConfig {
 
 impl Default for QuicConfig {
     fn default() -> Self {
-        QuicConfig { keepalive_period: 10, max_idle_timeout: 30, max_incoming_streams: 100000 }
+        QuicConfig {
+            keepalive_period: 10,
+            max_idle_timeout: 30,
+            max_incoming_streams: 100000,
+        }
     }
 }
 
@@ -121,7 +130,9 @@ pub fn parse_port_ranges(s: &str) -> Result<Vec<PortsRange>, String> {
     let mut out = Vec::new();
     for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let parse = |t: &str| {
-            t.trim().parse::<i64>().map_err(|_| format!("invalid port range item '{item}'"))
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("invalid port range item '{item}'"))
         };
         match item.split_once('-') {
             Some((a, b)) => {
@@ -129,9 +140,16 @@ pub fn parse_port_ranges(s: &str) -> Result<Vec<PortsRange>, String> {
                 if a > b {
                     return Err(format!("invalid port range item '{item}': start > end"));
                 }
-                out.push(PortsRange { start: a, end: b, single: 0 });
+                out.push(PortsRange {
+                    start: a,
+                    end: b,
+                    single: 0,
+                });
             }
-            None => out.push(PortsRange { single: parse(item)?, ..Default::default() }),
+            None => out.push(PortsRange {
+                single: parse(item)?,
+                ..Default::default()
+            }),
         }
     }
     Ok(out)

@@ -51,7 +51,9 @@ pub fn encode_frame(msg: &Message) -> Vec<u8> {
 /// Parse one complete frame from the start of `buf`, returning the message and bytes used.
 /// `Ok(None)` means more bytes are needed.
 pub fn decode_frame(buf: &[u8]) -> Result<Option<(Message, usize)>, ProtoError> {
-    let Some(&t) = buf.first() else { return Ok(None) };
+    let Some(&t) = buf.first() else {
+        return Ok(None);
+    };
     if !Message::is_known_type(t) {
         return Err(ProtoError::UnknownType(t));
     }
@@ -64,8 +66,10 @@ pub fn decode_frame(buf: &[u8]) -> Result<Option<(Message, usize)>, ProtoError> 
     if buf.len() < 9 + len {
         return Ok(None);
     }
-    let msg = Message::decode(t, &buf[9..9 + len])
-        .map_err(|source| ProtoError::Json { kind: t as char, source })?;
+    let msg = Message::decode(t, &buf[9..9 + len]).map_err(|source| ProtoError::Json {
+        kind: t as char,
+        source,
+    })?;
     Ok(Some((msg, 9 + len)))
 }
 
@@ -87,7 +91,10 @@ pub async fn read_msg<R: AsyncRead + Unpin + ?Sized>(r: &mut R) -> Result<Messag
     let len = checked_len(r.read_i64().await?)?;
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    Message::decode(t, &body).map_err(|source| ProtoError::Json { kind: t as char, source })
+    Message::decode(t, &body).map_err(|source| ProtoError::Json {
+        kind: t as char,
+        source,
+    })
 }
 
 pub async fn write_msg<W: AsyncWrite + Unpin + ?Sized>(
@@ -143,17 +150,29 @@ mod tests {
     #[tokio::test]
     async fn bad_input_is_refused() {
         let mut unknown: &[u8] = b"z\x00\x00";
-        assert!(matches!(read_msg(&mut unknown).await, Err(ProtoError::UnknownType(b'z'))));
+        assert!(matches!(
+            read_msg(&mut unknown).await,
+            Err(ProtoError::UnknownType(b'z'))
+        ));
         let mut long = vec![b'o'];
         long.extend_from_slice(&10241i64.to_be_bytes());
-        assert!(matches!(read_msg(&mut long.as_slice()).await, Err(ProtoError::TooLong(10241))));
+        assert!(matches!(
+            read_msg(&mut long.as_slice()).await,
+            Err(ProtoError::TooLong(10241))
+        ));
         let mut neg = vec![b'o'];
         neg.extend_from_slice(&(-1i64).to_be_bytes());
-        assert!(matches!(read_msg(&mut neg.as_slice()).await, Err(ProtoError::NegativeLength(-1))));
+        assert!(matches!(
+            read_msg(&mut neg.as_slice()).await,
+            Err(ProtoError::NegativeLength(-1))
+        ));
         let mut garbage = vec![b'o'];
         garbage.extend_from_slice(&3i64.to_be_bytes());
         garbage.extend_from_slice(b"{{{");
-        assert!(matches!(read_msg(&mut garbage.as_slice()).await, Err(ProtoError::Json { .. })));
+        assert!(matches!(
+            read_msg(&mut garbage.as_slice()).await,
+            Err(ProtoError::Json { .. })
+        ));
         let mut short: &[u8] = b"o\x00\x00\x00";
         assert!(read_msg(&mut short).await.unwrap_err().is_disconnect());
     }

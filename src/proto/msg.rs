@@ -504,7 +504,9 @@ fn lowercase_keys(v: &mut serde_json::Value, top: bool) {
 /// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings. These bytes can only
 /// occur inside JSON strings, so a plain replacement is exact.
 fn go_escape(json: Vec<u8>) -> Vec<u8> {
-    let needs = json.iter().any(|&b| b == b'<' || b == b'>' || b == b'&' || b == 0xE2);
+    let needs = json
+        .iter()
+        .any(|&b| b == b'<' || b == b'>' || b == b'&' || b == 0xE2);
     if !needs {
         return json;
     }
@@ -598,7 +600,11 @@ mod tests {
         let m = Message::UdpPacket(UdpPacket {
             c: "aGVsbG8=".into(),
             l: None,
-            r: Some(UdpAddr { ip: "1.2.3.4".into(), port: 5678, zone: String::new() }),
+            r: Some(UdpAddr {
+                ip: "1.2.3.4".into(),
+                port: 5678,
+                zone: String::new(),
+            }),
         });
         let body = m.encode_body();
         assert_eq!(
@@ -606,7 +612,13 @@ mod tests {
             r#"{"c":"aGVsbG8=","r":{"IP":"1.2.3.4","Port":5678,"Zone":""}}"#
         );
         assert_eq!(Message::decode(b'u', &body).unwrap(), m);
-        let r = Message::NatHoleResp(NatHoleResp { transaction_id: "t1".into(), ..Default::default() });
-        assert_eq!(r.encode_body(), br#"{"transaction_id":"t1","detect_behavior":{}}"#);
+        let r = Message::NatHoleResp(NatHoleResp {
+            transaction_id: "t1".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            r.encode_body(),
+            br#"{"transaction_id":"t1","detect_behavior":{}}"#
+        );
     }
 }

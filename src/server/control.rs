@@ -95,7 +95,11 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         let _ = conn.shutdown().await;
         return;
     }
-    let run_id = if login.run_id.is_empty() { crate::rand_id() } else { login.run_id.clone() };
+    let run_id = if login.run_id.is_empty() {
+        crate::rand_id()
+    } else {
+        login.run_id.clone()
+    };
     // A reconnecting client reuses its run id: end the stale session and wait for its clean-up so
     // its proxy names and ports are free again.
     let stale = lock(&server.controls).get(&run_id).cloned();
@@ -104,14 +108,19 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         old.cancel.cancel();
         old.done.cancelled().await;
     }
-    let pool_count = login.pool_count.clamp(0, cfg.transport.max_pool_count.max(0)) as usize;
+    let pool_count = login
+        .pool_count
+        .clamp(0, cfg.transport.max_pool_count.max(0)) as usize;
     let (out_tx, out_rx) = mpsc::channel(256);
     let (pool_tx, pool_rx) = mpsc::channel(pool_count + 10);
     let handle = Arc::new(ControlHandle {
         run_id: run_id.clone(),
         user: login.user.clone(),
         pool_count,
-        auth_work_conns: cfg.auth.additional_scopes.contains(&AuthScope::NewWorkConns),
+        auth_work_conns: cfg
+            .auth
+            .additional_scopes
+            .contains(&AuthScope::NewWorkConns),
         user_conn_timeout: Duration::from_secs(cfg.user_conn_timeout.max(1) as u64),
         out: out_tx,
         pool_tx,
@@ -139,17 +148,30 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         for _ in 0..pool_count {
             handle.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
         }
+        let (msgs, reader_task) = spawn_reader(reader);
         let mut proxies = HashMap::new();
-        read_loop(&server, &handle, reader, &mut proxies).await;
+        read_loop(&server, &handle, msgs, &mut proxies).await;
+        // Stop both halves so the connection really closes: the writer shuts down its side on
+        // cancel; the reader would otherwise keep the stream alive.
         handle.cancel.cancel();
-        writer_task.abort();
+        reader_task.abort();
+        let mut writer_task = writer_task;
+        if tokio::time::timeout(Duration::from_secs(1), &mut writer_task)
+            .await
+            .is_err()
+        {
+            writer_task.abort();
+        }
         for (name, p) in proxies.drain() {
             proxy::close(&server, &name, p);
         }
     }
     {
         let mut controls = lock(&server.controls);
-        if controls.get(&run_id).is_some_and(|c| Arc::ptr_eq(c, &handle)) {
+        if controls
+            .get(&run_id)
+            .is_some_and(|c| Arc::ptr_eq(c, &handle))
+        {
             controls.remove(&run_id);
         }
     }
@@ -167,13 +189,21 @@ fn check_login(server: &Server, login: &msg::Login) -> Result<(), String> {
         // Only frps's own in-process clients (ssh gateway) may skip auth; never a network peer.
         return Err("always_auth_pass is not accepted from network clients".into());
     }
-    if !auth_key_matches(&server.cfg.auth.token, login.timestamp, &login.privilege_key) {
+    if !auth_key_matches(
+        &server.cfg.auth.token,
+        login.timestamp,
+        &login.privilege_key,
+    ) {
         return Err(errors::TOKEN_MISMATCH_LOGIN.into());
     }
     Ok(())
 }
 
-async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>, cancel: CancellationToken) {
+async fn write_loop(
+    mut w: WriteHalf<Encrypted>,
+    mut rx: mpsc::Receiver<Message>,
+    cancel: CancellationToken,
+) {
     loop {
         let m = tokio::select! {
             m = rx.recv() => m,
@@ -191,9 +221,14 @@ async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>
 
 /// Reads run in their own task: `read_msg` is not cancellation-safe, so it must never be a
 /// losing `select!` branch.
-fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, proto_mod::ProtoError>> {
+fn spawn_reader(
+    mut r: ReadHalf<Encrypted>,
+) -> (
+    mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let m = proto_mod::read_msg(&mut r).await;
             let stop = m.is_err();
@@ -202,13 +237,13 @@ fn spawn_reader(mut r: ReadHalf<Encrypted>) -> mpsc::Receiver<Result<Message, pr
             }
         }
     });
-    rx
+    (rx, task)
 }
 
 async fn read_loop(
     server: &Arc<Server>,
     handle: &Arc<ControlHandle>,
-    reader: ReadHalf<Encrypted>,
+    mut msgs: mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
     proxies: &mut HashMap<String, RunningProxy>,
 ) {
     let cfg = &server.cfg;
@@ -216,7 +251,6 @@ async fn read_loop(
     let auth_pings = cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats);
     let mut last_ping = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut msgs = spawn_reader(reader);
     loop {
         let m = tokio::select! {
             m = msgs.recv() => m,
@@ -242,11 +276,19 @@ async fn read_loop(
             Message::NewProxy(p) => {
                 let name = p.proxy_name.clone();
                 let resp = match proxy::register(server, handle, p, proxies) {
-                    Ok(remote_addr) => msg::NewProxyResp { proxy_name: name, remote_addr, error: String::new() },
+                    Ok(remote_addr) => msg::NewProxyResp {
+                        proxy_name: name,
+                        remote_addr,
+                        error: String::new(),
+                    },
                     Err(detail) => {
                         warn!(run_id = %handle.run_id, proxy_name = %name, "new proxy error: {detail}");
                         let error = server.client_error(&errors::new_proxy_summary(&name), &detail);
-                        msg::NewProxyResp { proxy_name: name, remote_addr: String::new(), error }
+                        msg::NewProxyResp {
+                            proxy_name: name,
+                            remote_addr: String::new(),
+                            error,
+                        }
                     }
                 };
                 handle.send(Message::NewProxyResp(resp)).await;
@@ -258,9 +300,14 @@ async fn read_loop(
                 }
             }
             Message::Ping(ping) => {
-                let resp = if auth_pings && !auth_key_matches(&cfg.auth.token, ping.timestamp, &ping.privilege_key) {
+                let resp = if auth_pings
+                    && !auth_key_matches(&cfg.auth.token, ping.timestamp, &ping.privilege_key)
+                {
                     warn!(run_id = %handle.run_id, "invalid ping: {}", errors::TOKEN_MISMATCH_HEARTBEAT);
-                    msg::Pong { error: server.client_error(errors::INVALID_PING, errors::TOKEN_MISMATCH_HEARTBEAT) }
+                    msg::Pong {
+                        error: server
+                            .client_error(errors::INVALID_PING, errors::TOKEN_MISMATCH_HEARTBEAT),
+                    }
                 } else {
                     last_ping = Instant::now();
                     msg::Pong::default()

@@ -34,8 +34,9 @@ pub struct Server {
 impl Server {
     pub fn new(cfg: ServerConfig) -> anyhow::Result<Arc<Server>> {
         let t = &cfg.transport.tls;
-        let tls = crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
-            .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+        let tls =
+            crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
+                .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
         Ok(Arc::new(Server {
             key: crate::proto::crypto::derive_key(cfg.auth.token.as_bytes()),
             tls,

@@ -30,7 +30,11 @@ impl PortManager {
         if allowed.is_empty() {
             allowed.push((1, 65535));
         }
-        PortManager { allowed, used: HashSet::new(), reserved: HashMap::new() }
+        PortManager {
+            allowed,
+            used: HashSet::new(),
+            reserved: HashMap::new(),
+        }
     }
 
     pub fn is_allowed(&self, port: u16) -> bool {
@@ -39,7 +43,12 @@ impl PortManager {
 
     /// Take a port for proxy `name` and bind it on `bind_addr`. `port = 0` reuses the name's
     /// reserved port if free, else picks a random free allowed port.
-    pub fn acquire(&mut self, name: &str, port: u16, bind_addr: &str) -> Result<(u16, StdListener), String> {
+    pub fn acquire(
+        &mut self,
+        name: &str,
+        port: u16,
+        bind_addr: &str,
+    ) -> Result<(u16, StdListener), String> {
         if port != 0 {
             if !self.is_allowed(port) {
                 return Err(errors::PORT_NOT_ALLOWED.into());
@@ -52,7 +61,8 @@ impl PortManager {
             return Ok((port, l));
         }
         let now = Instant::now();
-        self.reserved.retain(|_, (_, at)| now.duration_since(*at) < RESERVATION);
+        self.reserved
+            .retain(|_, (_, at)| now.duration_since(*at) < RESERVATION);
         if let Some(&(p, _)) = self.reserved.get(name) {
             if self.is_allowed(p) && !self.used.contains(&p) {
                 if let Some(l) = bind(bind_addr, p) {
@@ -74,7 +84,10 @@ impl PortManager {
                 }
                 k -= n;
             }
-            if candidate == 0 || self.used.contains(&candidate) || self.reserved_by_other(name, candidate) {
+            if candidate == 0
+                || self.used.contains(&candidate)
+                || self.reserved_by_other(name, candidate)
+            {
                 continue;
             }
             if let Some(l) = bind(bind_addr, candidate) {
@@ -86,18 +99,22 @@ impl PortManager {
     }
 
     fn reserved_by_other(&self, name: &str, port: u16) -> bool {
-        self.reserved.iter().any(|(n, (p, _))| *p == port && n != name)
+        self.reserved
+            .iter()
+            .any(|(n, (p, _))| *p == port && n != name)
     }
 
     fn take(&mut self, name: &str, port: u16) {
         self.used.insert(port);
-        self.reserved.insert(name.to_string(), (port, Instant::now()));
+        self.reserved
+            .insert(name.to_string(), (port, Instant::now()));
     }
 
     /// Free a port; the name keeps its reservation (refreshed to now) for 24 h.
     pub fn release(&mut self, name: &str, port: u16) {
         self.used.remove(&port);
-        self.reserved.insert(name.to_string(), (port, Instant::now()));
+        self.reserved
+            .insert(name.to_string(), (port, Instant::now()));
     }
 }
 
@@ -114,12 +131,22 @@ mod tests {
 
     #[test]
     fn allow_ports_and_reuse() {
-        let mut pm = PortManager::new(&[PortsRange { start: 1, end: 1023, single: 0 }]);
+        let mut pm = PortManager::new(&[PortsRange {
+            start: 1,
+            end: 1023,
+            single: 0,
+        }]);
         // Outside the allowed range.
-        assert_eq!(pm.acquire("a", 40000, "127.0.0.1").unwrap_err(), "port not allowed");
+        assert_eq!(
+            pm.acquire("a", 40000, "127.0.0.1").unwrap_err(),
+            "port not allowed"
+        );
         let mut pm = PortManager::new(&[]);
         let (p, l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
-        assert_eq!(pm.acquire("b", p, "127.0.0.1").unwrap_err(), "port already used");
+        assert_eq!(
+            pm.acquire("b", p, "127.0.0.1").unwrap_err(),
+            "port already used"
+        );
         drop(l);
         pm.release("a", p);
         let (p2, _l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
@@ -127,6 +154,9 @@ mod tests {
         // Held by a foreign socket: unavailable.
         let foreign = StdListener::bind("127.0.0.1:0").unwrap();
         let fp = foreign.local_addr().unwrap().port();
-        assert_eq!(pm.acquire("c", fp, "127.0.0.1").unwrap_err(), "port unavailable");
+        assert_eq!(
+            pm.acquire("c", fp, "127.0.0.1").unwrap_err(),
+            "port unavailable"
+        );
     }
 }

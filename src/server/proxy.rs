@@ -39,14 +39,21 @@ pub fn register(
     p: msg::NewProxy,
     proxies: &mut HashMap<String, RunningProxy>,
 ) -> Result<String, String> {
-    let kind = if p.proxy_type.is_empty() { "tcp".to_string() } else { p.proxy_type.clone() };
+    let kind = if p.proxy_type.is_empty() {
+        "tcp".to_string()
+    } else {
+        p.proxy_type.clone()
+    };
     if !crate::config::proxy::PROXY_TYPES.contains(&kind.as_str()) {
         return Err(errors::unknown_proxy_type(&kind));
     }
     if kind != "tcp" {
-        return Err(format!("proxy type [{kind}] is not supported by this frps build yet"));
+        return Err(format!(
+            "proxy type [{kind}] is not supported by this frps build yet"
+        ));
     }
-    let limit = wrap::parse_bandwidth(&p.bandwidth_limit).map_err(|e| format!("bandwidth_limit: {e}"))?;
+    let limit =
+        wrap::parse_bandwidth(&p.bandwidth_limit).map_err(|e| format!("bandwidth_limit: {e}"))?;
     if !lock(&server.proxy_names).insert(p.proxy_name.clone()) {
         return Err(errors::proxy_already_exists(&p.proxy_name));
     }
@@ -78,8 +85,11 @@ fn start_tcp(
     if !(0..=65535).contains(&p.remote_port) {
         return Err(errors::PORT_NOT_ALLOWED.into());
     }
-    let (port, std_listener) =
-        lock(&server.ports).acquire(&p.proxy_name, p.remote_port as u16, &server.cfg.proxy_bind_addr)?;
+    let (port, std_listener) = lock(&server.ports).acquire(
+        &p.proxy_name,
+        p.remote_port as u16,
+        &server.cfg.proxy_bind_addr,
+    )?;
     let listener = match TcpListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
@@ -97,8 +107,21 @@ fn start_tcp(
             _ => None,
         },
     });
-    tokio::spawn(accept_loop(server.clone(), ctl.clone(), info, listener, cancel.clone()));
-    Ok((port, RunningProxy { kind: "tcp".into(), port: Some(port), cancel }))
+    tokio::spawn(accept_loop(
+        server.clone(),
+        ctl.clone(),
+        info,
+        listener,
+        cancel.clone(),
+    ));
+    Ok((
+        port,
+        RunningProxy {
+            kind: "tcp".into(),
+            port: Some(port),
+            cancel,
+        },
+    ))
 }
 
 /// Stop a proxy: close its listener (its live connections end with the client's session or
@@ -126,7 +149,8 @@ async fn accept_loop(
         };
         match accepted {
             Ok((user, peer)) => {
-                let (server, ctl, proxy, cancel) = (server.clone(), ctl.clone(), proxy.clone(), cancel.clone());
+                let (server, ctl, proxy, cancel) =
+                    (server.clone(), ctl.clone(), proxy.clone(), cancel.clone());
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = handle_user_conn(&server, &ctl, &proxy, user, peer) => {}
@@ -144,7 +168,13 @@ async fn accept_loop(
     }
 }
 
-async fn handle_user_conn(server: &Server, ctl: &ControlHandle, proxy: &TcpProxy, mut user: TcpStream, peer: SocketAddr) {
+async fn handle_user_conn(
+    server: &Server,
+    ctl: &ControlHandle,
+    proxy: &TcpProxy,
+    mut user: TcpStream,
+    peer: SocketAddr,
+) {
     let _ = user.set_nodelay(true);
     let local = user.local_addr().ok();
     let start = msg::StartWorkConn {
@@ -163,7 +193,12 @@ async fn handle_user_conn(server: &Server, ctl: &ControlHandle, proxy: &TcpProxy
         }
     };
     let mut work: BoxStream = if proxy.use_encryption || proxy.use_compression {
-        wrap::wrap(work, &server.key, proxy.use_encryption, proxy.use_compression)
+        wrap::wrap(
+            work,
+            &server.key,
+            proxy.use_encryption,
+            proxy.use_compression,
+        )
     } else {
         work
     };
@@ -172,14 +207,19 @@ async fn handle_user_conn(server: &Server, ctl: &ControlHandle, proxy: &TcpProxy
     }
     debug!(proxy_name = %proxy.name, remote = %peer, "join connections");
     match splice::splice(&mut user, &mut work).await {
-        Ok((up, down)) => debug!(proxy_name = %proxy.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out"),
+        Ok((up, down)) => {
+            debug!(proxy_name = %proxy.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out")
+        }
         Err(e) => debug!(proxy_name = %proxy.name, remote = %peer, "connection closed: {e}"),
     }
 }
 
 /// Take a work connection and send StartWorkConn on it, retrying with another connection when
 /// the write fails (a pooled connection may have died), up to `poolCount + 1` times.
-async fn start_work_conn(ctl: &ControlHandle, start: msg::StartWorkConn) -> Result<BoxStream, String> {
+async fn start_work_conn(
+    ctl: &ControlHandle,
+    start: msg::StartWorkConn,
+) -> Result<BoxStream, String> {
     let frame = Message::StartWorkConn(start);
     let mut last = String::new();
     for _ in 0..ctl.pool_count + 1 {

@@ -19,13 +19,21 @@ use crate::transport::{tcp, BoxStream};
 const FIRST_MSG_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Run frps until `shutdown` resolves.
-pub async fn run(cfg: crate::config::ServerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    cfg: crate::config::ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     check_supported(&cfg)?;
     let server = Server::new(cfg)?;
     let cfg = &server.cfg;
     let listener = tcp::listen(&cfg.bind_addr, cfg.bind_port as u16)
         .await
-        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listen on {}: {e}",
+                tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16)
+            )
+        })?;
     info!("frps tcp listen on {}", listener.local_addr()?);
     info!("frps started successfully");
     tokio::pin!(shutdown);
@@ -54,7 +62,10 @@ fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
     let unsupported = [
         (cfg.kcp_bind_port != 0, "kcpBindPort"),
         (cfg.quic_bind_port != 0, "quicBindPort"),
-        (cfg.ssh_tunnel_gateway.bind_port != 0, "sshTunnelGateway.bindPort"),
+        (
+            cfg.ssh_tunnel_gateway.bind_port != 0,
+            "sshTunnelGateway.bindPort",
+        ),
         (cfg.web_server.port != 0, "webServer.port"),
         (cfg.auth.method == "oidc", "auth.method = oidc"),
         (!cfg.http_plugins.is_empty(), "httpPlugins"),
@@ -130,15 +141,29 @@ async fn handle_logical(server: Arc<Server>, mut conn: BoxStream, peer: SocketAd
     }
 }
 
-async fn register_work_conn(server: &Server, mut conn: BoxStream, m: msg::NewWorkConn, peer: SocketAddr) {
+async fn register_work_conn(
+    server: &Server,
+    mut conn: BoxStream,
+    m: msg::NewWorkConn,
+    peer: SocketAddr,
+) {
     let Some(ctl) = server.control(&m.run_id) else {
         warn!(remote = %peer, run_id = %m.run_id, "no client control found for work connection");
         return;
     };
-    if ctl.auth_work_conns && !crate::proto::crypto::auth_key_matches(&server.cfg.auth.token, m.timestamp, &m.privilege_key) {
+    if ctl.auth_work_conns
+        && !crate::proto::crypto::auth_key_matches(
+            &server.cfg.auth.token,
+            m.timestamp,
+            &m.privilege_key,
+        )
+    {
         warn!(remote = %peer, run_id = %m.run_id, "invalid NewWorkConn: {}", crate::proto::errors::TOKEN_MISMATCH_WORK_CONN);
         let resp = msg::StartWorkConn {
-            error: server.client_error(crate::proto::errors::INVALID_NEW_WORK_CONN, crate::proto::errors::TOKEN_MISMATCH_WORK_CONN),
+            error: server.client_error(
+                crate::proto::errors::INVALID_NEW_WORK_CONN,
+                crate::proto::errors::TOKEN_MISMATCH_WORK_CONN,
+            ),
             ..Default::default()
         };
         let _ = proto::write_msg(&mut conn, &Message::StartWorkConn(resp)).await;

@@ -12,9 +12,14 @@ pub fn init(cfg: &LogConfig) -> anyhow::Result<()> {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(format!("frp={0},frps={0},frpc={0}", cfg.level)));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = if cfg.to.is_empty() || cfg.to == "console" {
-        builder.with_ansi(!cfg.disable_print_color && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        builder
+            .with_ansi(
+                !cfg.disable_print_color && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
             .with_writer(std::io::stderr)
             .try_init()
     } else {
@@ -23,7 +28,10 @@ pub fn init(cfg: &LogConfig) -> anyhow::Result<()> {
             .append(true)
             .open(&cfg.to)
             .map_err(|e| anyhow::anyhow!("log.to: cannot open {}: {e}", cfg.to))?;
-        builder.with_ansi(false).with_writer(Mutex::new(file)).try_init()
+        builder
+            .with_ansi(false)
+            .with_writer(Mutex::new(file))
+            .try_init()
     };
     result.map_err(|e| anyhow::anyhow!("logging already initialised: {e}"))
 }

@@ -30,7 +30,11 @@ pub async fn dial(
     let fut = async {
         let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"));
         for addr in lookup_host((host, port)).await? {
-            let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+            let sock = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
             if let Some(ip) = local_ip {
                 sock.bind(SocketAddr::new(ip, 0))?;
             }
@@ -41,9 +45,12 @@ pub async fn dial(
         }
         Err(last)
     };
-    let stream = tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("dial {host}:{port} timeout")))??;
+    let stream = tokio::time::timeout(timeout, fut).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("dial {host}:{port} timeout"),
+        )
+    })??;
     let _ = stream.set_nodelay(true);
     set_keepalive(&stream, keepalive_secs);
     Ok(stream)

@@ -26,15 +26,22 @@ fn load_certs(path: &str) -> io::Result<Vec<CertificateDer<'static>>> {
     let data = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice()).collect::<Result<_, _>>()?;
     if certs.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{path}: no PEM certificate found")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{path}: no PEM certificate found"),
+        ));
     }
     Ok(certs)
 }
 
 fn load_key(path: &str) -> io::Result<PrivateKeyDer<'static>> {
     let data = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-    rustls_pemfile::private_key(&mut data.as_slice())?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: no PEM private key found")))
+    rustls_pemfile::private_key(&mut data.as_slice())?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{path}: no PEM private key found"),
+        )
+    })
 }
 
 fn load_roots(path: &str) -> io::Result<RootCertStore> {
@@ -74,7 +81,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -82,7 +94,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -107,12 +124,16 @@ pub fn client_config(
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?;
     let builder = if trusted_ca_file.is_empty() {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(p)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(p)))
     } else {
         builder.with_root_certificates(load_roots(trusted_ca_file)?)
     };
     let config = if !cert_file.is_empty() && !key_file.is_empty() {
-        builder.with_client_auth_cert(load_certs(cert_file)?, load_key(key_file)?).map_err(tls_err)?
+        builder
+            .with_client_auth_cert(load_certs(cert_file)?, load_key(key_file)?)
+            .map_err(tls_err)?
     } else {
         builder.with_no_client_auth()
     };
@@ -120,15 +141,26 @@ pub fn client_config(
     let host = server_name.trim_start_matches('[').trim_end_matches(']');
     let server_name = match host.parse::<IpAddr>() {
         Ok(ip) => ServerName::IpAddress(ip.into()),
-        Err(_) => ServerName::try_from(host.to_string())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("tls server name '{host}': {e}")))?,
+        Err(_) => ServerName::try_from(host.to_string()).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("tls server name '{host}': {e}"),
+            )
+        })?,
     };
-    Ok(ClientTls { config: Arc::new(config), server_name })
+    Ok(ClientTls {
+        config: Arc::new(config),
+        server_name,
+    })
 }
 
 /// Build frps's TLS server config: the configured cert/key, or a self-signed certificate made
 /// now; with `trusted_ca_file`, client certificates are required and verified.
-pub fn server_config(cert_file: &str, key_file: &str, trusted_ca_file: &str) -> io::Result<Arc<ServerConfig>> {
+pub fn server_config(
+    cert_file: &str,
+    key_file: &str,
+    trusted_ca_file: &str,
+) -> io::Result<Arc<ServerConfig>> {
     let p = provider();
     let (certs, key) = if !cert_file.is_empty() && !key_file.is_empty() {
         (load_certs(cert_file)?, load_key(key_file)?)
@@ -141,12 +173,17 @@ pub fn server_config(cert_file: &str, key_file: &str, trusted_ca_file: &str) -> 
     let builder = if trusted_ca_file.is_empty() {
         builder.with_no_client_auth()
     } else {
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(load_roots(trusted_ca_file)?), p)
-            .build()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(load_roots(trusted_ca_file)?),
+            p,
+        )
+        .build()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         builder.with_client_cert_verifier(verifier)
     };
-    Ok(Arc::new(builder.with_single_cert(certs, key).map_err(tls_err)?))
+    Ok(Arc::new(
+        builder.with_single_cert(certs, key).map_err(tls_err)?,
+    ))
 }
 
 fn self_signed() -> io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
@@ -165,7 +202,10 @@ pub enum Sniffed<S> {
 
 /// Read one byte (10 s limit): `0x17` is consumed and means TLS, `0x16` means TLS from this byte
 /// on, anything else is plain frp (refused when `force_tls`).
-pub async fn sniff<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, force_tls: bool) -> io::Result<Sniffed<S>> {
+pub async fn sniff<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    force_tls: bool,
+) -> io::Result<Sniffed<S>> {
     let mut first = [0u8; 1];
     tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut first))
         .await

@@ -16,7 +16,11 @@ use sha2::{Digest, Sha256};
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes remains).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running frps or frpc; killed when dropped. Its log goes to a file we can read.
@@ -47,7 +51,12 @@ impl Daemon {
             .stderr(out)
             .spawn()
             .unwrap();
-        Daemon { child: Some(child), log, config, _dir: dir }
+        Daemon {
+            child: Some(child),
+            log,
+            config,
+            _dir: dir,
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -195,7 +204,9 @@ pub fn recording_server(first_bytes: usize) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
 
 /// One round trip through `port`; true when the bytes come back.
 pub fn echo_once(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     if s.write_all(b"ping\n").is_err() {
         return false;
@@ -257,7 +268,14 @@ pub fn echo_random(port: u16, len: usize) -> ([u8; 32], [u8; 32]) {
 }
 
 /// A minimal frpc config with one tcp proxy.
-pub fn frpc_toml(server_port: u16, token: &str, common: &str, local_port: u16, remote_port: u16, proxy_extra: &str) -> String {
+pub fn frpc_toml(
+    server_port: u16,
+    token: &str,
+    common: &str,
+    local_port: u16,
+    remote_port: u16,
+    proxy_extra: &str,
+) -> String {
     format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {server_port}\nauth.token = \"{token}\"\nloginFailExit = false\n{common}\n\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local_port}\nremotePort = {remote_port}\n{proxy_extra}\n"
     )
