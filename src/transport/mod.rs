@@ -1,7 +1,11 @@
 //! Transports: TCP dialing, TLS, yamux multiplexing and the per-proxy wrapping layers.
 
 pub mod mux;
+pub mod prefixed;
 pub mod proxy_protocol;
+pub mod splice;
+pub mod tcp;
+pub mod tls;
 pub mod wrap;
 
 use tokio::io::{AsyncRead, AsyncWrite};

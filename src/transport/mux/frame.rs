@@ -179,11 +179,20 @@ mod tests {
                 "0001000200000001005c0000",
             ),
             (Header::data(0, 1, 5), "000000000000000100000005"),
-            (Header::window_update(FLAG_FIN, 1, 0), "000100040000000100000000"),
-            (Header::window_update(FLAG_RST, 1, 0), "000100080000000100000000"),
+            (
+                Header::window_update(FLAG_FIN, 1, 0),
+                "000100040000000100000000",
+            ),
+            (
+                Header::window_update(FLAG_RST, 1, 0),
+                "000100080000000100000000",
+            ),
             (Header::ping(FLAG_SYN, 0), "000200010000000000000000"),
             (Header::ping(FLAG_ACK, 0), "000200020000000000000000"),
-            (Header::go_away(GOAWAY_PROTO_ERR), "000300000000000000000001"),
+            (
+                Header::go_away(GOAWAY_PROTO_ERR),
+                "000300000000000000000001",
+            ),
         ];
         for (h, want) in rows {
             let enc = h.encode();

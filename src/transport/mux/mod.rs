@@ -4,15 +4,20 @@
 //! A [`Session`] wraps one physical connection and spawns three tasks on the current tokio
 //! runtime:
 //! - a reader that parses frames, routes payload into per-stream receive buffers (bounded by
-//!   the stream window; large payloads are read straight from the socket into the buffer that
-//!   the stream's reader consumes), answers pings and enforces the protocol;
-//! - a writer that owns the write half and writes, batch by batch, first the control frames
-//!   (window updates, ACK/SYN, RST, pings, GoAway) and then the data frames. Stream writes
-//!   append header + payload to a shared, bounded buffer (so a slow connection back-pressures
-//!   writers), consecutive writes of one stream are coalesced into one frame, and a control
-//!   frame never waits behind more than one batch of data (≤ ~384 KiB);
+//!   the stream window), answers pings and enforces the protocol;
+//! - a writer that owns the outgoing queue: each batch writes control frames (window
+//!   updates, SYN/ACK, RST, pings, GoAway) before data frames, so a control frame never waits
+//!   behind more than one batch (≤ ~192 KiB of data). Stream writes are appended to a shared,
+//!   bounded buffer (128 KiB; writers wait beyond it, so a slow connection back-pressures
+//!   them) and consecutive writes of one stream coalesce into frames of up to 64 KiB;
 //! - a timer task for keepalive pings, the stream-open timeout (75 s) and the stream-close
 //!   timeout (5 min).
+//!
+//! Fast path: a write of ≥ 32 KiB made while nothing is queued and the writer is idle goes
+//! straight to the connection as one vectored write of header + payload (up to 256 KiB) from
+//! the caller's buffer; whatever the connection does not take is queued to go out before
+//! anything else. Reads use a 128 KiB buffer; large payload remainders are read directly into
+//! buffers that the stream's reader then consumes without another copy.
 //!
 //! Semantics follow hashicorp/yamux (`session.go`, `stream.go`): open sends `WindowUpdate SYN`
 //! with delta = max window − 256 KiB, accept answers `ACK` with the same delta, receivers
@@ -25,14 +30,24 @@
 //! half-close (`poll_shutdown` sends FIN and the stream keeps reading until the peer's FIN);
 //! a write that makes no progress on the connection for `write_timeout` ends the session
 //! (Go fails the individual stream write instead); the session is closed gracefully (pending
-//! frames flushed) once every [`Session`] handle and every [`MuxStream`] has been dropped.
+//! frames flushed) once every [`Session`] handle and every [`MuxStream`] has been dropped; no
+//! window update is sent after the peer's FIN (nothing more can arrive); a peer that keeps
+//! provoking control frames (RSTs, ping replies) while not reading is disconnected once 4 MiB
+//! of them are queued (Go stops reading instead).
 
 mod frame;
+mod reader;
 mod session;
+mod shared;
 mod stream;
-mod tasks;
+mod writer;
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capture;
+#[cfg(test)]
+mod tests_load;
 #[cfg(test)]
 mod tests_raw;
 

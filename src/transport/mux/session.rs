@@ -1,329 +1,26 @@
-//! Session state shared by the handles and the reader / writer / timer tasks.
+//! The public [`Session`] handle: construction, open, accept and close.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify, Semaphore};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::frame::{Header, FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, HEADER_LEN};
+use super::frame::{Header, FLAG_ACK, FLAG_SYN};
+use super::shared::{
+    deadline_after, lock, session_closed_err, BoxWrite, Outbox, PingState, Shared, State,
+    Termination, DATA_LIMIT, MAX_FRAME,
+};
 use super::stream::{MuxStream, StreamShared, StreamState};
-use super::tasks::{self, RecvError};
+use super::{reader, writer};
 use super::{Mode, MuxConfig, INITIAL_STREAM_WINDOW, STREAM_CLOSE_TIMEOUT, STREAM_OPEN_TIMEOUT};
-
-/// Largest data frame payload we send (consecutive writes of a stream coalesce up to this).
-pub(super) const MAX_FRAME: usize = 128 * 1024;
-/// Stream writers wait while this many data bytes are queued for the writer task.
-pub(super) const DATA_LIMIT: usize = 256 * 1024;
-/// Ping replies are dropped (not queued) beyond this much pending control data.
-const CTRL_SOFT_LIMIT: usize = 1 << 20;
-
-/// Locks a std mutex, ignoring poisoning (no code path panics while holding one).
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(super) fn session_closed_err() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "yamux session shutdown")
-}
-
-/// Frames waiting for the writer task. Lock order: `State` → stream → `Outbox`.
-pub(super) struct Outbox {
-    /// Control frames, written before `data` in every batch.
-    pub(super) ctrl: BytesMut,
-    /// Data frames and FINs, in order.
-    pub(super) data: BytesMut,
-    /// The last frame in `data` is a flag-less data frame of this stream at this offset.
-    pub(super) last_data: Option<(u32, usize)>,
-    /// Stream writers waiting for `data` to drain below `DATA_LIMIT`.
-    pub(super) waiters: Vec<Waker>,
-    /// The writer has been notified and not yet taken the buffers.
-    pub(super) writer_notified: bool,
-    /// The session is terminated; new frames are dropped.
-    pub(super) closed: bool,
-    /// After termination the writer still flushes what is queued (GoAway / graceful close).
-    pub(super) drain: bool,
-}
-
-pub(super) struct PingState {
-    pub(super) next_id: u32,
-    /// Outstanding ping id and the deadline for its ACK.
-    pub(super) outstanding: Option<(u32, Instant)>,
-    /// When the next ping is due (while none is outstanding).
-    pub(super) next_at: Option<Instant>,
-}
-
-pub(super) struct State {
-    pub(super) streams: HashMap<u32, Arc<StreamShared>>,
-    /// Streams we opened that have not been ACKed yet (each holds a `syn_sem` permit).
-    pub(super) inflight: HashSet<u32>,
-    next_id: u32,
-    pub(super) open_deadlines: VecDeque<(Instant, u32)>,
-    pub(super) close_deadlines: VecDeque<(Instant, u32, Weak<StreamShared>)>,
-    pub(super) ping: PingState,
-}
-
-/// How a session ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Termination {
-    /// Drop everything queued and close the connection now.
-    Abort,
-    /// Discard queued data, send `GoAway(code)` (and queued control frames), then close.
-    GoAway(u32),
-    /// Flush everything queued, then close.
-    Graceful,
-}
-
-pub(super) struct Shared {
-    pub(super) cfg: MuxConfig,
-    pub(super) max_window: u32,
-    pub(super) token: CancellationToken,
-    pub(super) state: Mutex<State>,
-    pub(super) out: Mutex<Outbox>,
-    pub(super) writer_notify: Notify,
-    pub(super) timer_notify: Notify,
-    syn_sem: Semaphore,
-    accept_rx: tokio::sync::Mutex<mpsc::Receiver<Arc<StreamShared>>>,
-    pub(super) remote_goaway: AtomicBool,
-    stream_handles: AtomicUsize,
-    session_handles_gone: AtomicBool,
-}
-
-impl Shared {
-    fn notify_writer(&self, o: &mut Outbox) -> bool {
-        !std::mem::replace(&mut o.writer_notified, true)
-    }
-
-    /// Queues a control frame (priority over data).
-    pub(super) fn push_ctrl(&self, h: Header) {
-        let mut o = lock(&self.out);
-        if o.closed {
-            return;
-        }
-        h.put(&mut o.ctrl);
-        let notify = self.notify_writer(&mut o);
-        drop(o);
-        if notify {
-            self.writer_notify.notify_one();
-        }
-    }
-
-    /// Queues a ping reply unless the control queue is already huge (peer ping flood while
-    /// the connection does not drain).
-    pub(super) fn push_ping_reply(&self, id: u32) {
-        if lock(&self.out).ctrl.len() > CTRL_SOFT_LIMIT {
-            tracing::warn!("yamux: control queue full, dropping ping reply");
-            return;
-        }
-        self.push_ctrl(Header::ping(FLAG_ACK, id));
-    }
-
-    /// Queues a FIN behind the stream's data frames.
-    pub(super) fn push_fin(&self, id: u32) {
-        let mut o = lock(&self.out);
-        if o.closed {
-            return;
-        }
-        Header::window_update(FLAG_FIN, id, 0).put(&mut o.data);
-        o.last_data = None;
-        let notify = self.notify_writer(&mut o);
-        drop(o);
-        if notify {
-            self.writer_notify.notify_one();
-        }
-    }
-
-    /// Appends a data frame (or extends the stream's last queued one). Pending while the
-    /// queue holds `DATA_LIMIT` bytes or more.
-    pub(super) fn poll_push_data(
-        &self,
-        cx: &mut Context<'_>,
-        id: u32,
-        payload: &[u8],
-    ) -> Poll<io::Result<()>> {
-        let mut o = lock(&self.out);
-        if o.closed {
-            return Poll::Ready(Err(session_closed_err()));
-        }
-        if o.data.len() >= DATA_LIMIT {
-            if !o.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                o.waiters.push(cx.waker().clone());
-            }
-            return Poll::Pending;
-        }
-        let n = payload.len();
-        match o.last_data {
-            Some((sid, off)) if sid == id && o.data.len() - off - HEADER_LEN + n <= MAX_FRAME => {
-                let new_len = (o.data.len() - off - HEADER_LEN + n) as u32;
-                o.data[off + 8..off + HEADER_LEN].copy_from_slice(&new_len.to_be_bytes());
-                o.data.extend_from_slice(payload);
-            }
-            _ => {
-                let off = o.data.len();
-                Header::data(0, id, n as u32).put(&mut o.data);
-                o.data.extend_from_slice(payload);
-                o.last_data = Some((id, off));
-            }
-        }
-        let notify = self.notify_writer(&mut o);
-        drop(o);
-        if notify {
-            self.writer_notify.notify_one();
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    pub(super) fn get_stream(&self, id: u32) -> Option<Arc<StreamShared>> {
-        lock(&self.state).streams.get(&id).cloned()
-    }
-
-    /// A SYN arrived: register the stream and queue it for `accept`, or RST it when the
-    /// backlog is full (hashicorp `incomingStream`).
-    pub(super) fn incoming_stream(
-        &self,
-        id: u32,
-        accept_tx: &mpsc::Sender<Arc<StreamShared>>,
-    ) -> Result<(), RecvError> {
-        let mut st = lock(&self.state);
-        if self.token.is_cancelled() {
-            return Err(RecvError::Closed);
-        }
-        if st.streams.contains_key(&id) {
-            return Err(RecvError::Protocol("duplicate stream declared"));
-        }
-        let stream = Arc::new(StreamShared::new(
-            id,
-            StreamState::SynReceived,
-            INITIAL_STREAM_WINDOW,
-        ));
-        if accept_tx.try_send(stream.clone()).is_ok() {
-            st.streams.insert(id, stream);
-            return Ok(());
-        }
-        drop(st);
-        tracing::warn!(stream = id, "yamux: backlog exceeded, forcing stream reset");
-        self.push_ctrl(Header::window_update(FLAG_RST, id, 0));
-        Ok(())
-    }
-
-    /// Removes the stream from the session (both sides closed, or reset).
-    pub(super) fn forget(&self, stream: &Arc<StreamShared>) {
-        let mut st = lock(&self.state);
-        if st
-            .streams
-            .get(&stream.id)
-            .is_some_and(|s| Arc::ptr_eq(s, stream))
-        {
-            st.streams.remove(&stream.id);
-        }
-        if st.inflight.remove(&stream.id) {
-            self.syn_sem.add_permits(1);
-        }
-    }
-
-    /// The peer ACKed a stream we opened.
-    pub(super) fn establish(&self, id: u32) {
-        if lock(&self.state).inflight.remove(&id) {
-            self.syn_sem.add_permits(1);
-        }
-    }
-
-    /// Starts the close timeout of a stream we closed and dropped.
-    pub(super) fn schedule_close(&self, stream: &Arc<StreamShared>) {
-        let mut st = lock(&self.state);
-        if self.token.is_cancelled() {
-            return;
-        }
-        let was_empty = st.close_deadlines.is_empty();
-        st.close_deadlines.push_back((
-            Instant::now() + STREAM_CLOSE_TIMEOUT,
-            stream.id,
-            Arc::downgrade(stream),
-        ));
-        drop(st);
-        if was_empty {
-            self.timer_notify.notify_one();
-        }
-    }
-
-    /// A Ping ACK arrived.
-    pub(super) fn ping_acked(&self, id: u32) {
-        let mut st = lock(&self.state);
-        if st.ping.outstanding.is_some_and(|(pid, _)| pid == id) {
-            st.ping.outstanding = None;
-            st.ping.next_at = self.cfg.keepalive_interval.map(|i| Instant::now() + i);
-            drop(st);
-            self.timer_notify.notify_one();
-        }
-    }
-
-    /// Ends the session: every stream is closed (reads drain then EOF, writes fail), `accept`
-    /// returns `None`, the tasks stop and the connection is closed.
-    pub(super) fn terminate(&self, how: Termination, reason: &str) {
-        let waiters = {
-            let mut o = lock(&self.out);
-            if o.closed {
-                return;
-            }
-            o.closed = true;
-            match how {
-                Termination::Abort => {}
-                Termination::GoAway(code) => {
-                    o.data.clear();
-                    o.last_data = None;
-                    Header::go_away(code).put(&mut o.ctrl);
-                    o.drain = true;
-                }
-                Termination::Graceful => o.drain = true,
-            }
-            std::mem::take(&mut o.waiters)
-        };
-        tracing::debug!(reason, "yamux session closed");
-        self.token.cancel();
-        let streams: Vec<Arc<StreamShared>> = {
-            let mut st = lock(&self.state);
-            st.inflight.clear();
-            st.open_deadlines.clear();
-            st.close_deadlines.clear();
-            st.streams.drain().map(|(_, s)| s).collect()
-        };
-        for s in streams {
-            s.force_close();
-        }
-        for w in waiters {
-            w.wake();
-        }
-        self.syn_sem.close();
-        self.writer_notify.notify_one();
-        self.timer_notify.notify_one();
-    }
-
-    pub(super) fn stream_handle_created(&self) {
-        self.stream_handles.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(super) fn stream_handle_dropped(&self) {
-        if self.stream_handles.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.maybe_auto_close();
-        }
-    }
-
-    fn maybe_auto_close(&self) {
-        if self.session_handles_gone.load(Ordering::SeqCst)
-            && self.stream_handles.load(Ordering::SeqCst) == 0
-        {
-            self.terminate(Termination::Graceful, "all handles dropped");
-        }
-    }
-}
 
 /// A yamux session over one connection. Cheap to clone; every clone is the same session.
 #[derive(Clone)]
@@ -360,13 +57,64 @@ impl Session {
     where
         T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        Session::with_timeouts(io, mode, cfg, STREAM_OPEN_TIMEOUT, STREAM_CLOSE_TIMEOUT)
+    }
+
+    /// `new` with other stream open / close timeouts (tests).
+    pub(super) fn with_timeouts<T>(
+        io: T,
+        mode: Mode,
+        cfg: MuxConfig,
+        open_timeout: Duration,
+        close_timeout: Duration,
+    ) -> Session
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let mut cfg = cfg;
         cfg.max_stream_window = cfg.max_stream_window.max(INITIAL_STREAM_WINDOW);
         cfg.accept_backlog = cfg.accept_backlog.max(1);
+        let timeouts = (open_timeout, close_timeout);
+        // Plain TCP splits into lock-free owned halves; anything else uses tokio::io::split.
+        let mut slot = Some(io);
+        let tcp = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<TcpStream>>()
+            .and_then(Option::take);
+        if let Some(tcp) = tcp {
+            let (r, w) = tcp.into_split();
+            return Session::start(r, Box::new(w), mode, cfg, timeouts);
+        }
+        match slot {
+            Some(io) => {
+                let (r, w) = tokio::io::split(io);
+                Session::start(r, Box::new(w), mode, cfg, timeouts)
+            }
+            // Unreachable: only a TcpStream is taken out of the slot above.
+            None => Session::start(
+                tokio::io::empty(),
+                Box::new(tokio::io::sink()),
+                mode,
+                cfg,
+                timeouts,
+            ),
+        }
+    }
+
+    fn start<R>(
+        r: R,
+        w: BoxWrite,
+        mode: Mode,
+        cfg: MuxConfig,
+        (open_timeout, close_timeout): (Duration, Duration),
+    ) -> Session
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
         let (accept_tx, accept_rx) = mpsc::channel(cfg.accept_backlog);
-        let now = Instant::now();
         let shared = Arc::new(Shared {
             max_window: cfg.max_stream_window,
+            open_timeout,
+            close_timeout,
             token: CancellationToken::new(),
             state: Mutex::new(State {
                 streams: HashMap::new(),
@@ -380,7 +128,7 @@ impl Session {
                 ping: PingState {
                     next_id: 0,
                     outstanding: None,
-                    next_at: cfg.keepalive_interval.map(|i| now + i),
+                    next_at: cfg.keepalive_interval.map(deadline_after),
                 },
             }),
             out: Mutex::new(Outbox {
@@ -391,9 +139,13 @@ impl Session {
                 writer_notified: false,
                 closed: false,
                 drain: false,
+                writer_busy: false,
+                cont_len: 0,
             }),
             writer_notify: Notify::new(),
             timer_notify: Notify::new(),
+            sock_vectored: w.is_write_vectored(),
+            sock: Mutex::new(Some(w)),
             syn_sem: Semaphore::new(cfg.accept_backlog),
             accept_rx: tokio::sync::Mutex::new(accept_rx),
             remote_goaway: AtomicBool::new(false),
@@ -401,28 +153,15 @@ impl Session {
             session_handles_gone: AtomicBool::new(false),
             cfg,
         });
-
-        // Plain TCP splits into lock-free owned halves; anything else uses tokio::io::split.
-        let mut slot = Some(io);
-        let tcp = (&mut slot as &mut dyn Any)
-            .downcast_mut::<Option<TcpStream>>()
-            .and_then(Option::take);
-        if let Some(tcp) = tcp {
-            let (r, w) = tcp.into_split();
-            tokio::spawn(tasks::reader_task(shared.clone(), r, accept_tx));
-            tokio::spawn(tasks::writer_task(shared.clone(), w));
-        } else if let Some(io) = slot {
-            let (r, w) = tokio::io::split(io);
-            tokio::spawn(tasks::reader_task(shared.clone(), r, accept_tx));
-            tokio::spawn(tasks::writer_task(shared.clone(), w));
-        }
-        tokio::spawn(tasks::timer_task(shared.clone()));
+        tokio::spawn(reader::reader_task(shared.clone(), r, accept_tx));
+        tokio::spawn(writer::writer_task(shared.clone()));
+        tokio::spawn(writer::timer_task(shared.clone()));
         Session {
             handle: Arc::new(SessionHandle { shared }),
         }
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(super) fn shared(&self) -> &Arc<Shared> {
         &self.handle.shared
     }
 
@@ -462,7 +201,7 @@ impl Session {
             st.inflight.insert(id);
             let was_empty = st.open_deadlines.is_empty();
             st.open_deadlines
-                .push_back((Instant::now() + STREAM_OPEN_TIMEOUT, id));
+                .push_back((deadline_after(sh.open_timeout), id));
             (stream, was_empty)
         };
         if notify_timer {
@@ -511,7 +250,8 @@ impl Session {
 
     /// Closes the connection and every stream now (no GoAway, queued frames are dropped).
     pub fn close(&self) {
-        self.shared().terminate(Termination::Abort, "closed by user");
+        self.shared()
+            .terminate(Termination::Abort, "closed by user");
     }
 
     /// Resolves once the session is dead for any reason.
