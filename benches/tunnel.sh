@@ -5,6 +5,8 @@
 # Usage: benches/tunnel.sh [seconds] [extra frpc proxy TOML line...]
 #   benches/tunnel.sh 10
 #   benches/tunnel.sh 10 'transport.useEncryption = true'
+#   FRPC_COMMON="transport.tls.enable = false" benches/tunnel.sh 10
+#   FRPS_EXTRA="transport.tcpMux = false" FRPC_COMMON="transport.tcpMux = false" benches/tunnel.sh 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -29,9 +31,10 @@ cat > "$work/frps.toml" <<TOML
 bindAddr = "127.0.0.1"
 bindPort = $bind_port
 auth.token = "bench"
+${FRPS_EXTRA:-}
 TOML
 {
-  printf 'serverAddr = "127.0.0.1"\nserverPort = %s\nauth.token = "bench"\n\n' "$bind_port"
+  printf 'serverAddr = "127.0.0.1"\nserverPort = %s\nauth.token = "bench"\n%s\n\n' "$bind_port" "${FRPC_COMMON:-}"
   printf '[[proxies]]\nname = "iperf"\ntype = "tcp"\nlocalIP = "127.0.0.1"\nlocalPort = %s\nremotePort = %s\n' "$iperf_port" "$remote_port"
   for line in "$@"; do printf '%s\n' "$line"; done
 } > "$work/frpc.toml"

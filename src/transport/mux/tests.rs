@@ -227,6 +227,24 @@ fn default_config_is_frps() {
     assert_eq!(c.max_stream_window - INITIAL_STREAM_WINDOW, 6_029_312);
 }
 
+#[tokio::test]
+async fn absurd_settings_are_clamped_not_fatal() {
+    let weird = MuxConfig {
+        keepalive_interval: Some(Duration::MAX),
+        max_stream_window: 0,
+        accept_backlog: 0,
+        write_timeout: Duration::MAX,
+    };
+    let (c, s) = duplex_pair(weird.clone(), weird);
+    let mut a = c.open().await.unwrap();
+    a.write_all(b"ok").await.unwrap();
+    let mut b = s.accept().await.unwrap();
+    let mut buf = [0u8; 2];
+    b.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ok");
+    assert!(!c.is_closed() && !s.is_closed());
+}
+
 async fn echo_roundtrip(client: Session, server: Session) {
     let mut a = client.open().await.unwrap();
     assert_eq!(a.id(), 1);

@@ -1,5 +1,5 @@
-//! Tests against the Go frp v0.65.0 capture in `/work/shared/captures/tcp-mux` (or
-//! `$FRP_CAPTURE_DIR/tcp-mux`): every frame header matches `expected.json`, and a server
+//! Tests against the Go frp v0.65.0 capture in `tests/fixtures/captures/tcp-mux`: every frame
+//! header matches `expected.json`, and a server
 //! session fed the client's bytes accepts the streams and answers byte-identical ACKs.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -8,17 +8,16 @@ use super::tests::{cfg, hex};
 use super::tests_raw::{expect_frame, session};
 use super::*;
 
+/// The recording, kept in the repository; `Option` so callers read naturally with `let Some`.
 fn capture_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("FRP_CAPTURE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/captures".into())
-        .join("tcp-mux");
-    if dir.join("expected.json").exists() {
-        Some(dir)
-    } else {
-        eprintln!("capture {} not found; skipping", dir.display());
-        None
-    }
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/captures/tcp-mux");
+    assert!(
+        dir.join("expected.json").exists(),
+        "capture fixtures missing at {}",
+        dir.display()
+    );
+    Some(dir)
 }
 
 /// Reassembled payload per stream id.
