@@ -17,6 +17,8 @@ use super::stream::{FlagEffects, StreamShared, StreamState, Wakers};
 
 /// Socket reads for headers and small payloads go into a buffer of this size.
 const READ_BUF: usize = 128 * 1024;
+/// Payload pieces at least this large are handed to the stream without a copy.
+const ZERO_COPY_MIN: usize = 16 * 1024;
 /// Below this much spare room the read buffer is compacted / grown before reading.
 const READ_MIN_SPARE: usize = 16 * 1024;
 /// Payload remainders at least this large are read straight into the stream's buffer.
@@ -225,10 +227,19 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         loop {
             let take = remaining.min(self.buf.len());
             if take > 0 {
-                if let Some(s) = target {
-                    s.deliver_slice(&self.buf[..take]);
+                match target {
+                    // Large pieces are handed over without copying. Small ones are copied so a
+                    // stream that never reads cannot pin many whole read buffers with a few
+                    // bytes each (at most READ_BUF / ZERO_COPY_MIN times its window).
+                    Some(s) if take >= ZERO_COPY_MIN => {
+                        s.deliver_bytes(self.buf.split_to(take).freeze())
+                    }
+                    Some(s) => {
+                        s.deliver_slice(&self.buf[..take]);
+                        self.buf.advance(take);
+                    }
+                    None => self.buf.advance(take),
                 }
-                self.buf.advance(take);
                 remaining -= take;
             }
             if remaining == 0 {
