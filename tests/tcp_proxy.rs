@@ -299,3 +299,25 @@ fn garbage_on_bind_port_does_not_disturb_other_clients() {
     }
     assert_16mib_echo(remote);
 }
+
+#[test]
+fn frpc_sigterm_closes_its_proxies_on_frps() {
+    let (frps, mut frpc, _e, remote) = tunnel("", "", "");
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(frpc.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        frpc.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "frpc exits cleanly on SIGTERM"
+    );
+    assert!(
+        frps.wait_log("close proxy", Duration::from_secs(10)),
+        "{}",
+        frps.log_text()
+    );
+    assert!(!echo_once(remote), "the remote port is closed");
+}

@@ -110,6 +110,8 @@ pub async fn run(
                 .await;
         }
     }
+    // The writer flushes what is queued and half-closes the control stream. On shutdown, frps
+    // answers that by closing its side; wait briefly for it so our CloseProxy surely arrived.
     drop(out);
     let mut writer_task = writer_task;
     if tokio::time::timeout(Duration::from_secs(1), &mut writer_task)
@@ -117,6 +119,12 @@ pub async fn run(
         .is_err()
     {
         writer_task.abort();
+    }
+    if matches!(end, End::Shutdown) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(_)) = msgs.recv().await {}
+        })
+        .await;
     }
     reader_task.abort();
     session.cancel.cancel();
@@ -212,7 +220,7 @@ async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>
             break;
         }
     }
-    let _ = w.flush().await;
+    let _ = w.shutdown().await;
 }
 
 /// `read_msg` is not cancellation-safe, so reads live in their own task.
