@@ -6,8 +6,10 @@
 //! - [`transport`]: TCP, TLS, yamux multiplexing and the per-proxy wrapping layers.
 //! - [`server`]: the frps service.
 //! - [`client`]: the frpc service.
+//! - [`cli`]: the frps and frpc command lines.
 //! - [`service`]: what makes a daemon of them: logging, signals.
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod proto;

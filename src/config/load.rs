@@ -202,3 +202,35 @@ transport.useEncryption = true
         assert!(e.contains(":1:"), "{e}");
     }
 }
+
+/// How to load: frp's `--strict_config` (default true).
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    pub strict: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { strict: true }
+    }
+}
+
+/// What a load found besides the config: warnings to print.
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    pub warnings: Vec<String>,
+}
+
+pub fn load_server_with(
+    path: &Path,
+    _opts: LoadOptions,
+) -> Result<(ServerConfig, LoadReport), ConfigError> {
+    load_server(path).map(|c| (c, LoadReport::default()))
+}
+
+pub fn load_client_with(
+    path: &Path,
+    _opts: LoadOptions,
+) -> Result<(ClientConfig, LoadReport), ConfigError> {
+    load_client(path).map(|c| (c, LoadReport::default()))
+}

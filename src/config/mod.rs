@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod load;
+pub mod normalize;
 pub mod proxy;
 pub mod server;
 pub mod types;
