@@ -89,6 +89,8 @@ pub struct WebServerConfig {
     pub assets_dir: String,
     pub pprof_enable: bool,
     pub tls: Option<WebServerTls>,
+    /// Our addition: allow a dashboard without password on a non-loopback address.
+    pub allow_no_auth: bool,
 }
 
 impl Default for WebServerConfig {
@@ -101,6 +103,7 @@ impl Default for WebServerConfig {
             assets_dir: String::new(),
             pprof_enable: false,
             tls: None,
+            allow_no_auth: false,
         }
     }
 }

@@ -5,13 +5,16 @@
 //! - [`control`]: one logged-in client: its encrypted control channel and work-connection pool.
 //! - [`proxy`]: the proxies a client registers (tcp listeners and their user connections).
 //! - [`ports`]: which remote ports proxies may take.
+//! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
 
 pub mod control;
 pub mod ports;
 pub mod proxy;
 pub mod service;
+pub mod stats;
+pub mod web;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::config::ServerConfig;
@@ -26,8 +29,9 @@ pub struct Server {
     pub tls: Arc<rustls::ServerConfig>,
     /// Logged-in clients by run id.
     pub controls: Mutex<HashMap<String, Arc<ControlHandle>>>,
-    /// Proxy names registered by any client (names are global on frps).
-    pub proxy_names: Mutex<HashSet<String>>,
+    /// Proxy names registered by any client (names are global on frps), with their type.
+    pub proxy_names: Mutex<HashMap<String, String>>,
+    pub stats: stats::Stats,
     pub ports: Mutex<PortManager>,
 }
 
@@ -41,7 +45,8 @@ impl Server {
             key: crate::proto::crypto::derive_key(cfg.auth.token.as_bytes()),
             tls,
             controls: Mutex::new(HashMap::new()),
-            proxy_names: Mutex::new(HashSet::new()),
+            proxy_names: Mutex::new(HashMap::new()),
+            stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             cfg,
         }))

@@ -54,13 +54,18 @@ pub fn register(
     }
     let limit =
         wrap::parse_bandwidth(&p.bandwidth_limit).map_err(|e| format!("bandwidth_limit: {e}"))?;
-    if !lock(&server.proxy_names).insert(p.proxy_name.clone()) {
-        return Err(errors::proxy_already_exists(&p.proxy_name));
+    {
+        let mut names = lock(&server.proxy_names);
+        if names.contains_key(&p.proxy_name) {
+            return Err(errors::proxy_already_exists(&p.proxy_name));
+        }
+        names.insert(p.proxy_name.clone(), kind.clone());
     }
     let result = start_tcp(server, ctl, &p, limit, proxies);
     match result {
         Ok((port, running)) => {
             info!(run_id = %ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %kind, "tcp proxy listen port [{port}]");
+            server.stats.proxy_opened(&kind);
             proxies.insert(p.proxy_name.clone(), running);
             Ok(format!(":{port}"))
         }
@@ -132,6 +137,7 @@ pub fn close(server: &Server, name: &str, p: RunningProxy) {
         lock(&server.ports).release(name, port);
     }
     lock(&server.proxy_names).remove(name);
+    server.stats.proxy_closed(&p.kind);
     debug!(proxy_name = %name, kind = %p.kind, "proxy closed");
 }
 
@@ -206,8 +212,10 @@ async fn handle_user_conn(
         work = Box::new(LimitedStream::new(work, l.clone()));
     }
     debug!(proxy_name = %proxy.name, remote = %peer, "join connections");
+    let _open = server.stats.connection();
     match splice::splice(&mut user, &mut work).await {
         Ok((up, down)) => {
+            server.stats.add_traffic(up, down);
             debug!(proxy_name = %proxy.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out")
         }
         Err(e) => debug!(proxy_name = %proxy.name, remote = %peer, "connection closed: {e}"),

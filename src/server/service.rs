@@ -35,6 +35,10 @@ pub async fn run(
             )
         })?;
     info!("frps tcp listen on {}", listener.local_addr()?);
+    if cfg.web_server.port > 0 {
+        let web = super::web::bind(&cfg.web_server).await?;
+        tokio::spawn(super::web::serve(server.clone(), web));
+    }
     info!("frps started successfully");
     tokio::pin!(shutdown);
     loop {
@@ -66,8 +70,14 @@ fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
             cfg.ssh_tunnel_gateway.bind_port != 0,
             "sshTunnelGateway.bindPort",
         ),
-        (cfg.web_server.port != 0, "webServer.port"),
         (cfg.auth.method == "oidc", "auth.method = oidc"),
+        (cfg.vhost_http_port != 0, "vhostHTTPPort"),
+        (cfg.vhost_https_port != 0, "vhostHTTPSPort"),
+        (cfg.tcpmux_http_connect_port != 0, "tcpmuxHTTPConnectPort"),
+        (!cfg.custom_404_page.is_empty(), "custom404Page"),
+        (cfg.enable_prometheus, "enablePrometheus"),
+        (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
+        (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
         (!cfg.http_plugins.is_empty(), "httpPlugins"),
     ];
     match unsupported.iter().find(|(set, _)| *set) {

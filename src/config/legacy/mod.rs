@@ -1,0 +1,901 @@
+//! The deprecated INI format (`frps.ini` / `frpc.ini`), converted key by key into a v1 document
+//! (config.md §6, frp's `pkg/config/legacy/*.go`).
+//!
+//! The output is JSON with the v1 camelCase keys, holding only what the INI file set (plus the
+//! INI defaults that differ from v1); the caller deserialises it into the v1 structs and then
+//! applies the v1 defaults and validation, as frp does after `conversion.go`.
+//!
+//! # Reading the INI text
+//!
+//! frp reads these files with `gopkg.in/ini.v1` (case-sensitive, `IgnoreInlineComment`,
+//! `AllowBooleanKeys`). The small line parser below follows ini.v1's `parser.go` rather than
+//! the `rust-ini` crate, because rust-ini 0.21 cannot express several of its rules: a key without
+//! `=`/`:` (a boolean key, `= true`) makes rust-ini run the key into the next line or fail at
+//! EOF; `enabled_quote` strips quotes anywhere in a value where ini.v1 strips only one pair
+//! around the whole value; an indented `# comment` line is read as a key; text after a section
+//! header (`[common] # x`) is an error; and for a repeated key `get` returns the first value
+//! where ini.v1 keeps the last. What is implemented, as in ini.v1:
+//! - lines are left-trimmed; `#` / `;` start a comment only at the start of a line, so
+//!   `key = value # x` keeps `# x` in the value;
+//! - `[name]` takes the text up to the **last** `]` of the line, untrimmed; a repeated section
+//!   is merged into the first one; keys before any section go to `DEFAULT` (ignored by frp);
+//! - the key ends at the first `=` or `:` and is trimmed; a line without either is a boolean
+//!   key with value `true`; a repeated key keeps its first position and its last value;
+//! - values are trimmed; one pair of `"…"` or `'…'` around the whole value is removed;
+//!   `"""…"""` and `` `…` `` values may span lines; a trailing `\` continues the value on the
+//!   next line; `%(other)s` in a typed value is replaced by key `other` of the same section or
+//!   of `DEFAULT` (frp panics on an undefined reference; this is an error here);
+//! - a key missing in section `a.b` is looked up in section `a` (ini.v1 child sections).
+//!
+//! # Values
+//!
+//! frp maps sections onto structs with ini.v1's non-strict `MapTo`, which silently keeps the
+//! default when a value does not parse (`bind_port = abc`). Here such a value is an error naming
+//! section and key. Integers accept Go's `ParseInt(s, 0, 64)` forms (`0x1F`, `0o17`, `017`,
+//! `1_000`); Go's extra reading of `90s` as a duration in nanoseconds is rejected as an error.
+//! Booleans accept Go's `1 t T true TRUE True yes YES Yes y on ON On` and the false forms.
+//! An empty value sets nothing (ini.v1 skips empty strings and unparsable numbers).
+//! An integer set to 0 is left out: frp's conversion cannot tell 0 from unset and v1's
+//! `Complete()` then applies the v1 default (`EmptyOr`), which the caller's serde defaults do.
+//! Keys frp does not know are ignored, as frp does, and listed in [`Converted::unknown_keys`].
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+mod client;
+mod server;
+
+pub use client::{client_ini_convert, client_ini_to_v1};
+pub use server::{server_ini_convert, server_ini_to_v1};
+
+/// An error in a legacy INI file, naming the section and key when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}{message}", section.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default(), key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
+pub struct LegacyError {
+    pub section: Option<String>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl LegacyError {
+    pub(crate) fn new(section: Option<&str>, key: Option<&str>, message: impl Into<String>) -> Self {
+        LegacyError {
+            section: section.map(str::to_string),
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn at(section: &str, key: &str, message: impl Into<String>) -> Self {
+        Self::new(Some(section), Some(key), message)
+    }
+}
+
+/// A converted v1 document plus the INI keys frp's legacy loader does not know (it ignores them;
+/// so does the conversion). Each entry reads `[section] key`, or `[section]` for a whole section
+/// frps ignores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    pub value: Value,
+    pub unknown_keys: Vec<String>,
+}
+
+/// True if `text` parses as INI and has a `[common]` section (frp's detection rule, §1.1).
+pub fn is_legacy_ini(text: &str) -> bool {
+    IniFile::parse(text)
+        .map(|f| f.section("common").is_some())
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// INI text → sections (ini.v1 rules, see the module documentation)
+
+pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IniSection {
+    pub name: String,
+    /// In first-seen order; a repeated key overwrites the value in place.
+    pub keys: Vec<(String, String)>,
+}
+
+impl IniSection {
+    fn named(name: &str) -> Self {
+        IniSection {
+            name: name.to_string(),
+            keys: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.keys.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => self.keys.push((key.to_string(), value.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct IniFile {
+    /// `DEFAULT` first, then the sections in first-seen order.
+    pub sections: Vec<IniSection>,
+}
+
+enum KeyName {
+    Found(String, usize),
+    NoDelimiter,
+}
+
+impl IniFile {
+    pub fn parse(text: &str) -> Result<IniFile, LegacyError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut file = IniFile {
+            sections: vec![IniSection::named(DEFAULT_SECTION)],
+        };
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let mut cur = 0usize;
+        let mut auto_key = 1usize;
+        let mut next = 0usize;
+        while next < lines.len() {
+            let lineno = next + 1;
+            let line = lines[next].trim_start();
+            next += 1;
+            let err = |msg: String| LegacyError::new(None, None, format!("line {lineno}: {msg}"));
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix('[') {
+                let close = rest
+                    .rfind(']')
+                    .ok_or_else(|| err(format!("unclosed section: {}", line.trim_end())))?;
+                let name = &rest[..close];
+                if name.is_empty() {
+                    return Err(err("empty section name".into()));
+                }
+                cur = file.section_index_or_create(name);
+                auto_key = 1;
+                continue;
+            }
+            match read_key_name(line).map_err(err)? {
+                KeyName::NoDelimiter => {
+                    let name = read_value(line, &lines, &mut next).map_err(err)?;
+                    if name.is_empty() {
+                        return Err(err("empty key name".into()));
+                    }
+                    file.sections[cur].set(&name, "true");
+                }
+                KeyName::Found(name, offset) => {
+                    if name.is_empty() {
+                        return Err(err("empty key name".into()));
+                    }
+                    let name = if name == "-" {
+                        auto_key += 1;
+                        format!("#{}", auto_key - 1)
+                    } else {
+                        name
+                    };
+                    let value = read_value(&line[offset..], &lines, &mut next).map_err(err)?;
+                    file.sections[cur].set(&name, &value);
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    pub fn section(&self, name: &str) -> Option<&IniSection> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    pub fn section_index_or_create(&mut self, name: &str) -> usize {
+        match self.sections.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.sections.push(IniSection::named(name));
+                self.sections.len() - 1
+            }
+        }
+    }
+
+    /// ini.v1 `GetKey`: the section's own key, else the same key of its parent sections
+    /// (`a.b.c` → `a.b` → `a`). Returns the name of the section holding it and the raw value.
+    pub fn lookup<'a>(&'a self, section: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
+        if let Some(v) = self.section(section).and_then(|s| s.get(key)) {
+            return Some((section, v));
+        }
+        let mut name = section;
+        while let Some(i) = name.rfind('.') {
+            name = &name[..i];
+            if self.section(name).is_some() {
+                return self.lookup(name, key);
+            }
+        }
+        None
+    }
+
+    /// ini.v1 `transformValue`: replace `%(name)s` by the raw value of `name` in the key's
+    /// section (or its parents), else in `DEFAULT`; at most 99 rounds.
+    fn expand(&self, section: &str, key: &str, value: &str) -> Result<String, String> {
+        if !value.contains('%') {
+            return Ok(value.to_string());
+        }
+        let mut val = value.to_string();
+        for _ in 0..99 {
+            let Some((start, end, name)) = find_var(&val) else {
+                break;
+            };
+            let found = match self.lookup(section, &name) {
+                Some((s, v)) if !(s == section && name == key) => Some(v),
+                _ => self.section(DEFAULT_SECTION).and_then(|d| d.get(&name)),
+            };
+            let Some(replacement) = found else {
+                return Err(format!("value references undefined key %({name})s"));
+            };
+            let var = val[start..end].to_string();
+            val = val.replace(&var, replacement);
+        }
+        Ok(val)
+    }
+}
+
+/// ini.v1 `readKeyName`: the key ends at the first `=` or `:`; it may be quoted.
+fn read_key_name(line: &str) -> Result<KeyName, String> {
+    let quote = if line.len() > 6 && line.starts_with("\"\"\"") {
+        "\"\"\""
+    } else if line.starts_with('"') {
+        "\""
+    } else if line.starts_with('`') {
+        "`"
+    } else {
+        ""
+    };
+    if !quote.is_empty() {
+        let start = quote.len();
+        let pos = line[start..]
+            .find(quote)
+            .ok_or_else(|| format!("missing closing key quote: {}", line.trim_end()))?
+            + start;
+        let after = pos + quote.len();
+        return Ok(match line[after..].find(['=', ':']) {
+            Some(i) => KeyName::Found(line[start..pos].trim().to_string(), after + i + 1),
+            None => KeyName::NoDelimiter,
+        });
+    }
+    Ok(match line.find(['=', ':']) {
+        Some(end) => KeyName::Found(line[..end].trim().to_string(), end + 1),
+        None => KeyName::NoDelimiter,
+    })
+}
+
+/// ini.v1 `readValue` with `IgnoreInlineComment`; may consume following lines.
+fn read_value(input: &str, lines: &[&str], next: &mut usize) -> Result<String, String> {
+    let line = input.trim_start();
+    if line.is_empty() {
+        return Ok(String::new());
+    }
+    let quote = if line.len() > 3 && line.starts_with("\"\"\"") {
+        Some("\"\"\"")
+    } else if line.starts_with('`') {
+        Some("`")
+    } else {
+        None
+    };
+    if let Some(q) = quote {
+        let rest = &line[q.len()..];
+        if let Some(pos) = rest.rfind(q) {
+            return Ok(rest[..pos].to_string());
+        }
+        let mut val = rest.to_string();
+        loop {
+            let Some(l) = lines.get(*next) else {
+                return Err(format!("missing closing value quote {q}"));
+            };
+            *next += 1;
+            if let Some(pos) = l.rfind(q) {
+                val.push_str(&l[..pos]);
+                return Ok(val);
+            }
+            val.push_str(l);
+        }
+    }
+    let line = line.trim();
+    if let Some(first) = line.strip_suffix('\\') {
+        let mut val = first.to_string();
+        while let Some(l) = lines.get(*next) {
+            *next += 1;
+            let l = l.trim();
+            if l.is_empty() {
+                break;
+            }
+            val.push_str(l);
+            if !val.ends_with('\\') {
+                break;
+            }
+            val.pop();
+        }
+        return Ok(val);
+    }
+    if has_surrounded_quote(line, b'\'') || has_surrounded_quote(line, b'"') {
+        return Ok(line[1..line.len() - 1].to_string());
+    }
+    Ok(line.to_string())
+}
+
+/// The first and last bytes are `q` and `q` appears nowhere else.
+fn has_surrounded_quote(s: &str, q: u8) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2
+        && b[0] == q
+        && b[b.len() - 1] == q
+        && b[1..].iter().position(|&c| c == q) == Some(b.len() - 2)
+}
+
+/// The first match of ini.v1's `%\(([^)]+)\)s`: (start, end, name).
+fn find_var(s: &str) -> Option<(usize, usize, String)> {
+    let mut from = 0;
+    while let Some(p) = s[from..].find("%(") {
+        let start = from + p;
+        let inner = start + 2;
+        if let Some(q) = s[inner..].find(')') {
+            let close = inner + q;
+            if q > 0 && s[close + 1..].starts_with('s') {
+                return Some((start, close + 2, s[inner..close].to_string()));
+            }
+        }
+        from = start + 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value conversions (Go semantics)
+
+/// Go `strconv.ParseInt(s, 0, 64)`.
+pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let b = body.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let (radix, digits) = if b[0] == b'0' {
+        match b.get(1).map(|c| c | 0x20) {
+            Some(b'b') if b.len() >= 3 => (2, &body[2..]),
+            Some(b'o') if b.len() >= 3 => (8, &body[2..]),
+            Some(b'x') if b.len() >= 3 => (16, &body[2..]),
+            _ => (8, &body[1..]),
+        }
+    } else {
+        (10, body)
+    };
+    if digits.contains('_') && !underscore_ok(body) {
+        return None;
+    }
+    let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
+    if cleaned.is_empty() {
+        // Only "0" (and "-0", "+0") get here with nothing after the octal prefix.
+        return digits.is_empty().then_some(0);
+    }
+    if !cleaned.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(&cleaned, radix).ok()?;
+    if neg {
+        if magnitude <= i64::MAX as u64 + 1 {
+            Some((magnitude as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Go's `underscoreOK` for base-0 parsing: `_` only between digits (or after a base prefix).
+fn underscore_ok(body: &str) -> bool {
+    let b = body.as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1] | 0x20 == b'x';
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
+}
+
+/// ini.v1 `parseBool`.
+pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" | "YES" | "yes" | "Yes" | "y" | "ON" | "on"
+        | "On" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" | "NO" | "no" | "No" | "n" | "OFF"
+        | "off" | "Off" => Some(false),
+        _ => None,
+    }
+}
+
+/// ini.v1 `Key.Strings(",")`: split on `,`, trim items, `\,` is a literal comma, `\\` a
+/// backslash; empty items in the middle are kept, a trailing empty item is dropped.
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.is_empty() {
+        return out;
+    }
+    let mut buf = String::new();
+    let mut escape = false;
+    // A trailing lone backslash is dropped, as in ini.v1.
+    for c in s.chars() {
+        if escape {
+            escape = false;
+            if c != '\\' && c != ',' {
+                buf.push('\\');
+            }
+            buf.push(c);
+        } else if c == '\\' {
+            escape = true;
+        } else if c == ',' {
+            out.push(buf.trim().to_string());
+            buf.clear();
+        } else {
+            buf.push(c);
+        }
+    }
+    if !buf.is_empty() {
+        out.push(buf.trim().to_string());
+    }
+    out
+}
+
+/// frp's `util.ParseRangeNumbers`: `"6010-6020,6022"` → every number (base 10).
+pub(crate) fn parse_range_numbers(s: &str) -> Result<Vec<i64>, String> {
+    const LIMIT: i64 = 65536;
+    let mut out = Vec::new();
+    for item in s.trim().split(',') {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("range number is invalid: '{item}'"))
+        };
+        let parts: Vec<&str> = item.split('-').collect();
+        match parts.as_slice() {
+            [one] => out.push(num(one)?),
+            [lo, hi] => {
+                let (lo, hi) = (num(lo)?, num(hi)?);
+                if hi < lo {
+                    return Err(format!("range number is invalid: '{item}'"));
+                }
+                // frp has no limit; a port range cannot need more numbers than this.
+                if hi - lo >= LIMIT || out.len() as i64 + (hi - lo) >= LIMIT {
+                    return Err(format!("range '{item}' is too large"));
+                }
+                out.extend(lo..=hi);
+            }
+            _ => return Err(format!("range number is invalid: '{item}'")),
+        }
+    }
+    Ok(out)
+}
+
+/// `allow_ports = 2000-3000,3001` → `[{start,end},{single}]` (frp's
+/// `NewPortsRangeSliceFromString`; frp drops the whole list on a bad item, here it is an error).
+pub(crate) fn parse_ports_ranges(s: &str) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for item in s.trim().split(',') {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("range number is invalid: '{item}'"))
+        };
+        let parts: Vec<&str> = item.split('-').collect();
+        match parts.as_slice() {
+            [one] => out.push(serde_json::json!({ "single": num(one)? })),
+            [lo, hi] => {
+                let (lo, hi) = (num(lo)?, num(hi)?);
+                if hi < lo {
+                    return Err(format!("range number is invalid: '{item}'"));
+                }
+                out.push(serde_json::json!({ "start": lo, "end": hi }));
+            }
+            _ => return Err(format!("range number is invalid: '{item}'")),
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section → JSON
+
+/// Set `root.a.b.c = v` for the path `"a.b.c"`, creating objects on the way.
+pub(crate) fn put(root: &mut Map<String, Value>, path: &str, v: Value) {
+    let parts: Vec<&str> = path.split('.').collect();
+    put_parts(root, &parts, v);
+}
+
+fn put_parts(root: &mut Map<String, Value>, path: &[&str], v: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            root.insert((*last).to_string(), v);
+        }
+        [first, rest @ ..] => {
+            let entry = root
+                .entry((*first).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = entry {
+                put_parts(m, rest, v);
+            } else {
+                let mut m = Map::new();
+                put_parts(&mut m, rest, v);
+                *entry = Value::Object(m);
+            }
+        }
+    }
+}
+
+/// How an INI value becomes a v1 value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// Non-empty string.
+    Str,
+    /// Integer, left out when 0 (v1 `EmptyOr` default).
+    Int,
+    /// Integer, kept even when 0 (`remotePort = 0` means "any port").
+    IntKeep,
+    /// Integer, left out when ≤ 0 (legacy xtcp visitor fields reset those to the default).
+    IntPos,
+    Bool,
+    /// Comma-separated list, left out when empty.
+    List,
+}
+
+/// One row of a mapping table: INI key, v1 path, kind.
+pub(crate) type Field = (&'static str, &'static str, Kind);
+
+/// Typed reads from one section, remembering which keys were read.
+pub(crate) struct SectionReader<'a> {
+    file: &'a IniFile,
+    sec: &'a IniSection,
+    used: BTreeSet<String>,
+}
+
+impl<'a> SectionReader<'a> {
+    pub fn new(file: &'a IniFile, sec: &'a IniSection) -> Self {
+        SectionReader {
+            file,
+            sec,
+            used: BTreeSet::new(),
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        &self.sec.name
+    }
+
+    pub fn err(&self, key: &str, message: impl Into<String>) -> LegacyError {
+        LegacyError::at(&self.sec.name, key, message)
+    }
+
+    /// Count `key` as known without reading it.
+    pub fn mark(&mut self, key: &str) {
+        self.used.insert(key.to_string());
+    }
+
+    /// The value of `key` (own or inherited, `%(x)s` expanded), `None` if absent.
+    pub fn value(&mut self, key: &str) -> Result<Option<String>, LegacyError> {
+        self.mark(key);
+        match self.file.lookup(&self.sec.name, key) {
+            None => Ok(None),
+            Some((holder, raw)) => self
+                .file
+                .expand(holder, key, raw)
+                .map(Some)
+                .map_err(|m| self.err(key, m)),
+        }
+    }
+
+    /// A non-empty string value.
+    pub fn string(&mut self, key: &str) -> Result<Option<String>, LegacyError> {
+        Ok(self.value(key)?.filter(|v| !v.is_empty()))
+    }
+
+    pub fn int(&mut self, key: &str) -> Result<Option<i64>, LegacyError> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(v) => parse_go_int(&v)
+                .map(Some)
+                .ok_or_else(|| self.err(key, format!("invalid integer '{v}'"))),
+        }
+    }
+
+    pub fn bool(&mut self, key: &str) -> Result<Option<bool>, LegacyError> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(v) => parse_go_bool(&v)
+                .map(Some)
+                .ok_or_else(|| self.err(key, format!("invalid boolean '{v}'"))),
+        }
+    }
+
+    pub fn list(&mut self, key: &str) -> Result<Option<Vec<String>>, LegacyError> {
+        Ok(self
+            .value(key)?
+            .map(|v| split_list(&v))
+            .filter(|l| !l.is_empty()))
+    }
+
+    /// The section's own keys starting with `prefix` (ini.v1 `KeysHash`: raw values, no
+    /// inheritance, no `%(x)s` expansion), with the prefix removed. Marks them as known.
+    pub fn prefixed(&mut self, prefix: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (k, v) in &self.sec.keys {
+            if let Some(rest) = k.strip_prefix(prefix) {
+                out.push((rest.to_string(), v.clone()));
+                self.used.insert(k.clone());
+            }
+        }
+        out
+    }
+
+    /// The raw value of the section's own `key`, without marking it as known.
+    pub fn own(&self, key: &str) -> Option<&'a str> {
+        self.sec.get(key)
+    }
+
+    /// Apply a mapping table.
+    pub fn apply(
+        &mut self,
+        out: &mut Map<String, Value>,
+        fields: &[Field],
+    ) -> Result<(), LegacyError> {
+        for &(key, path, kind) in fields {
+            let v = match kind {
+                Kind::Str => self.string(key)?.map(Value::from),
+                Kind::Int => self.int(key)?.filter(|&n| n != 0).map(Value::from),
+                Kind::IntKeep => self.int(key)?.map(Value::from),
+                Kind::IntPos => self.int(key)?.filter(|&n| n > 0).map(Value::from),
+                Kind::Bool => self.bool(key)?.map(Value::from),
+                Kind::List => self.list(key)?.map(Value::from),
+            };
+            if let Some(v) = v {
+                put(out, path, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// `authenticate_heartbeats` / `authenticate_new_work_conns` → `auth.additionalScopes`.
+    pub fn auth_scopes(&mut self, out: &mut Map<String, Value>) -> Result<(), LegacyError> {
+        let mut scopes = Vec::new();
+        if self.bool("authenticate_heartbeats")? == Some(true) {
+            scopes.push(Value::from("HeartBeats"));
+        }
+        if self.bool("authenticate_new_work_conns")? == Some(true) {
+            scopes.push(Value::from("NewWorkConns"));
+        }
+        if !scopes.is_empty() {
+            put(out, "auth.additionalScopes", Value::Array(scopes));
+        }
+        Ok(())
+    }
+
+    /// Own keys never read, as `[section] key`.
+    pub fn unknown(&self) -> Vec<String> {
+        self.sec
+            .keys
+            .iter()
+            .filter(|(k, _)| !self.used.contains(k))
+            .map(|(k, _)| format!("[{}] {k}", self.sec.name))
+            .collect()
+    }
+}
+
+/// `key = value` pairs as a JSON object.
+pub(crate) fn object(pairs: Vec<(String, String)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect(),
+    )
+}
+
+/// Keys before the first section: frp ignores them (they only serve `%(x)s` references).
+pub(crate) fn default_section_keys(file: &IniFile) -> Vec<String> {
+    file.section(DEFAULT_SECTION)
+        .map(|s| {
+            s.keys
+                .iter()
+                .map(|(k, _)| format!("[{DEFAULT_SECTION}] {k}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> IniFile {
+        IniFile::parse(text).unwrap()
+    }
+
+    fn get<'a>(f: &'a IniFile, sec: &str, key: &str) -> Option<&'a str> {
+        f.section(sec).and_then(|s| s.get(key))
+    }
+
+    #[test]
+    fn ini_inline_comments_are_kept_and_line_comments_dropped() {
+        let f = parse(
+            "# top\n[common]\n  ; indented comment\ntoken = abc # not a comment\nx=1;2\n",
+        );
+        assert_eq!(get(&f, "common", "token"), Some("abc # not a comment"));
+        assert_eq!(get(&f, "common", "x"), Some("1;2"));
+        assert_eq!(f.section("common").unwrap().keys.len(), 2);
+    }
+
+    #[test]
+    fn ini_boolean_keys_colon_delimiter_and_case() {
+        let f = parse("[common]\ntls_enable\nserver_addr: 10.0.0.1\nToken = A\ntoken = b\n");
+        assert_eq!(get(&f, "common", "tls_enable"), Some("true"));
+        assert_eq!(get(&f, "common", "server_addr"), Some("10.0.0.1"));
+        assert_eq!(get(&f, "common", "Token"), Some("A"));
+        assert_eq!(get(&f, "common", "token"), Some("b"));
+    }
+
+    #[test]
+    fn ini_quotes_continuations_and_multiline() {
+        let f = parse(concat!(
+            "[s]\n",
+            "a = \"quoted value\"\n",
+            "b = 'single'\n",
+            "c = \"not\" stripped\n",
+            "d = \"a\"b\"\n",
+            "e = one \\\n  two\\\n three\n",
+            "f = \"\"\"line1\nline2\"\"\"\n",
+            "g = `raw # x`\n",
+            "h =\n",
+        ));
+        assert_eq!(get(&f, "s", "a"), Some("quoted value"));
+        assert_eq!(get(&f, "s", "b"), Some("single"));
+        assert_eq!(get(&f, "s", "c"), Some("\"not\" stripped"));
+        assert_eq!(get(&f, "s", "d"), Some("\"a\"b\""));
+        assert_eq!(get(&f, "s", "e"), Some("one twothree"));
+        assert_eq!(get(&f, "s", "f"), Some("line1\nline2"));
+        assert_eq!(get(&f, "s", "g"), Some("raw # x"));
+        assert_eq!(get(&f, "s", "h"), Some(""));
+    }
+
+    #[test]
+    fn ini_sections_merge_and_take_text_to_last_bracket() {
+        let f = parse("[a]\nx = 1\n[b] # c\n[a]\nx = 2\ny = 3\n[[proxies]]\n\r\n[c]\r\nk = v\r\n");
+        assert_eq!(get(&f, "a", "x"), Some("2"));
+        assert_eq!(get(&f, "a", "y"), Some("3"));
+        assert!(f.section("b").is_some());
+        assert!(f.section("[proxies]").is_some());
+        assert_eq!(get(&f, "c", "k"), Some("v"));
+        let names: Vec<&str> = f.sections.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["DEFAULT", "a", "b", "[proxies]", "c"]);
+    }
+
+    #[test]
+    fn ini_parse_errors() {
+        assert!(IniFile::parse("[common\nx = 1\n").is_err());
+        assert!(IniFile::parse("[]\n").is_err());
+        assert!(IniFile::parse("[common]\n= 1\n").is_err());
+        assert!(IniFile::parse("[common]\nx = \"\"\"abc\n").is_err());
+    }
+
+    #[test]
+    fn ini_child_sections_and_references() {
+        let f = parse(concat!(
+            "base = /srv\n",
+            "[web]\ntype = http\nport = 80\n",
+            "[web.1]\nlocal_port = %(port)s\npath = %(base)s/www\nloop = %(loop)s\n",
+        ));
+        assert_eq!(f.lookup("web.1", "type"), Some(("web", "http")));
+        assert_eq!(f.lookup("web.2", "type"), None);
+        let sec = f.section("web.1").unwrap();
+        let mut r = SectionReader::new(&f, sec);
+        assert_eq!(r.value("local_port").unwrap().as_deref(), Some("80"));
+        assert_eq!(r.value("path").unwrap().as_deref(), Some("/srv/www"));
+        let e = r.value("loop").unwrap_err();
+        assert_eq!(e.section.as_deref(), Some("web.1"));
+        assert_eq!(e.key.as_deref(), Some("loop"));
+    }
+
+    #[test]
+    fn detection() {
+        assert!(is_legacy_ini("[common]\nbind_port = 7000\n"));
+        assert!(is_legacy_ini("# x\n[common] # frps\n"));
+        assert!(!is_legacy_ini("bindPort = 7000\n"));
+        assert!(!is_legacy_ini("[[proxies]]\nname = \"a\"\n"));
+        assert!(!is_legacy_ini("[common\n"));
+        // A TOML file with a [common] table is detected as INI, as in frp.
+        assert!(is_legacy_ini("[common]\nbindPort = 7000\nallowPorts = [\n  { single = 1 },\n]\n"));
+    }
+
+    #[test]
+    fn go_integers() {
+        assert_eq!(parse_go_int("7000"), Some(7000));
+        assert_eq!(parse_go_int("-1"), Some(-1));
+        assert_eq!(parse_go_int("+5"), Some(5));
+        assert_eq!(parse_go_int("0"), Some(0));
+        assert_eq!(parse_go_int("0x1F"), Some(31));
+        assert_eq!(parse_go_int("0o17"), Some(15));
+        assert_eq!(parse_go_int("017"), Some(15));
+        assert_eq!(parse_go_int("0b101"), Some(5));
+        assert_eq!(parse_go_int("1_000"), Some(1000));
+        assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            "", "abc", "08", "1_", "_1", "1__0", "0x", "90s", "1.5", "9223372036854775808", "0+7",
+            " 1",
+        ] {
+            assert_eq!(parse_go_int(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn go_bools_and_lists() {
+        assert_eq!(parse_go_bool("on"), Some(true));
+        assert_eq!(parse_go_bool("F"), Some(false));
+        assert_eq!(parse_go_bool("tRue"), None);
+        assert_eq!(split_list("a, b ,c"), ["a", "b", "c"]);
+        assert_eq!(split_list("a,,b,"), ["a", "", "b"]);
+        assert_eq!(split_list("a\\,b,c\\d"), ["a,b", "c\\d"]);
+        assert!(split_list("").is_empty());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(
+            parse_range_numbers("6010-6012, 6022").unwrap(),
+            [6010, 6011, 6012, 6022]
+        );
+        assert!(parse_range_numbers("3-1").is_err());
+        assert!(parse_range_numbers("1-2-3").is_err());
+        assert!(parse_range_numbers("x").is_err());
+        assert!(parse_range_numbers("1-100000000").is_err());
+        assert_eq!(
+            parse_ports_ranges("2000-3000,3001").unwrap(),
+            serde_json::json!([{ "start": 2000, "end": 3000 }, { "single": 3001 }])
+        );
+        assert!(parse_ports_ranges("2000-3000,").is_err());
+    }
+
+    #[test]
+    fn error_display() {
+        let e = LegacyError::at("common", "bind_port", "invalid integer 'abc'");
+        assert_eq!(e.to_string(), "[common] bind_port: invalid integer 'abc'");
+        let e = LegacyError::new(None, None, "line 3: empty key name");
+        assert_eq!(e.to_string(), "line 3: empty key name");
+    }
+}
