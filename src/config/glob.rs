@@ -36,7 +36,7 @@ fn matches(mut pattern: &[char], mut name: &[char]) -> Result<bool, BadPattern> 
             let mut i = 0;
             while i < name.len() && name[i] != '/' {
                 if let Some(t) = match_chunk(chunk, &name[i + 1..])? {
-                    if !(pattern.is_empty() && !t.is_empty()) {
+                    if !pattern.is_empty() || t.is_empty() {
                         name = t;
                         continue 'pattern;
                     }
@@ -60,11 +60,7 @@ fn scan_chunk(mut pattern: &[char]) -> (bool, &[char], &[char]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            '\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            '\\' if i + 1 < pattern.len() => i += 1,
             '[' => in_range = true,
             ']' => in_range = false,
             '*' if !in_range => break,
@@ -76,7 +72,10 @@ fn scan_chunk(mut pattern: &[char]) -> (bool, &[char], &[char]) {
 }
 
 /// Match a star-free chunk at the start of `s`; `Some(rest)` on success.
-fn match_chunk<'a>(mut chunk: &[char], mut s: &'a [char]) -> Result<Option<&'a [char]>, BadPattern> {
+fn match_chunk<'a>(
+    mut chunk: &[char],
+    mut s: &'a [char],
+) -> Result<Option<&'a [char]>, BadPattern> {
     while let Some(&c) = chunk.first() {
         let Some(&r) = s.first() else {
             return Ok(None);

@@ -1,11 +1,19 @@
-//! Loading config files: read, parse TOML into the v1 structs, complete defaults, validate.
-//! Every error names the file and, where the parser knows it, the line, column and key.
+//! Loading config files as frp v0.65.0 does (config.md §1): detect the format by content
+//! (legacy INI with `[common]`, else TOML, JSON, YAML), render templates, decode with
+//! case-insensitive keys (strict mode refuses unknown ones), add included proxies, complete
+//! defaults and validate. Every error names the file and, where the format allows, the line and
+//! the key.
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
 use super::client::ClientConfig;
+use super::normalize::{normalize, Sample};
 use super::server::ServerConfig;
 use super::types::ValueSource;
+use super::{glob, legacy, template};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -26,181 +34,22 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Parse TOML text into `T`, turning toml's multi-line report into one located line.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    text: &str,
-) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
-        let mut message = e.message().trim().replace('\n', " ");
-        if looks_like_legacy_ini(text) {
-            message.push_str(" (this looks like a legacy INI file with [common]; this build reads TOML v1 files)");
+impl ConfigError {
+    fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: message.into(),
         }
-        ConfigError::Parse { path: path.to_path_buf(), line, column, message }
-    })
-}
-
-fn looks_like_legacy_ini(text: &str) -> bool {
-    text.lines().any(|l| l.trim() == "[common]")
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, column)
-}
-
-/// `auth.tokenSource = { type = "file", file = { path = ... } }` → the file's trimmed content.
-fn resolve_token_source(
-    path: &Path,
-    token: &mut String,
-    source: &Option<ValueSource>,
-) -> Result<(), ConfigError> {
-    let Some(src) = source else { return Ok(()) };
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
-    if src.kind != "file" {
-        return Err(invalid(format!(
-            "auth.tokenSource.type: only 'file' is supported, got '{}'",
-            src.kind
-        )));
     }
-    let file = src
-        .file
-        .as_ref()
-        .filter(|f| !f.path.is_empty())
-        .ok_or_else(|| invalid("auth.tokenSource.file.path: must be set".into()))?;
-    let content = std::fs::read_to_string(&file.path).map_err(|e| {
-        invalid(format!(
-            "auth.tokenSource.file.path: cannot read {}: {e}",
-            file.path
-        ))
-    })?;
-    *token = content.trim().to_string();
-    Ok(())
 }
 
-pub fn load_server(path: &Path) -> Result<ServerConfig, ConfigError> {
-    let text = read(path)?;
-    let mut cfg: ServerConfig = parse_toml(path, &text)?;
-    finish_server(path, &mut cfg)?;
-    Ok(cfg)
-}
-
-pub fn finish_server(path: &Path, cfg: &mut ServerConfig) -> Result<(), ConfigError> {
-    cfg.validate().map_err(|message| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    })?;
-    let source = cfg.auth.token_source.take();
-    resolve_token_source(path, &mut cfg.auth.token, &source)?;
-    cfg.complete();
-    Ok(())
-}
-
-pub fn load_client(path: &Path) -> Result<ClientConfig, ConfigError> {
-    let text = read(path)?;
-    let mut cfg: ClientConfig = parse_toml(path, &text)?;
-    finish_client(path, &mut cfg)?;
-    Ok(cfg)
-}
-
-pub fn finish_client(path: &Path, cfg: &mut ClientConfig) -> Result<(), ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
-    cfg.validate().map_err(invalid)?;
-    let source = cfg.auth.token_source.take();
-    resolve_token_source(path, &mut cfg.auth.token, &source)?;
-    cfg.complete();
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(text: &str) -> tempfile::NamedTempFile {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), text).unwrap();
-        f
-    }
-
-    #[test]
-    fn server_defaults_and_overrides() {
-        let f = write("bindPort = 7100\nauth.token = \"abc\"\ntransport.tcpMux = false\nallowPorts = [{ start = 2000, end = 3000 }, { single = 3001 }]\n");
-        let c = load_server(f.path()).unwrap();
-        assert_eq!(c.bind_port, 7100);
-        assert_eq!(c.bind_addr, "0.0.0.0");
-        assert_eq!(c.proxy_bind_addr, "0.0.0.0");
-        assert_eq!(c.auth.token, "abc");
-        assert_eq!(c.heartbeat_timeout(), 90);
-        assert!(c.port_allowed(2500) && c.port_allowed(3001) && !c.port_allowed(3002));
-        assert_eq!(c.user_conn_timeout, 10);
-        assert_eq!(c.transport.max_pool_count, 5);
-    }
-
-    #[test]
-    fn client_proxies_and_prefix() {
-        let f = write(
-            r#"
-serverAddr = "127.0.0.1"
-serverPort = 7000
-user = "u"
-auth.token = "t"
-
-[[proxies]]
-name = "ssh"
-type = "tcp"
-localPort = 22
-remotePort = 6000
-transport.useEncryption = true
-"#,
-        );
-        let c = load_client(f.path()).unwrap();
-        assert_eq!(c.proxies[0].name, "u.ssh");
-        assert_eq!(c.proxies[0].remote_port, Some(6000));
-        assert!(c.proxies[0].transport.use_encryption);
-        assert_eq!(c.heartbeat_interval(), -1);
-        assert!(c.transport.tls.enable);
-    }
-
-    #[test]
-    fn errors_name_file_line_and_key() {
-        let f = write("serverPort = 7000\nbogusKey = 1\n");
-        let e = load_client(f.path()).unwrap_err().to_string();
-        assert!(e.contains(&f.path().display().to_string()), "{e}");
-        assert!(e.contains(":2:"), "{e}");
-        assert!(e.contains("bogusKey"), "{e}");
-
-        let f = write(
-            "[[proxies]]\nname = \"a\"\ntype = \"tcp\"\nlocalPort = 1\ncustomDomains = [\"x\"]\n",
-        );
-        let e = load_client(f.path()).unwrap_err().to_string();
-        assert!(
-            e.contains("customDomains") && e.contains("proxy [a]"),
-            "{e}"
-        );
-
-        let f = write("bindPort = \"x\"\n");
-        let e = load_server(f.path()).unwrap_err().to_string();
-        assert!(e.contains(":1:"), "{e}");
-    }
+/// The formats frp reads, detected by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    LegacyIni,
+    Toml,
+    Json,
+    Yaml,
 }
 
 /// How to load: frp's `--strict_config` (default true).
@@ -215,22 +64,353 @@ impl Default for LoadOptions {
     }
 }
 
-/// What a load found besides the config: warnings to print.
+/// What a load found besides the config: the format and warnings to print.
 #[derive(Debug, Default, Clone)]
 pub struct LoadReport {
+    pub format: Option<Format>,
     pub warnings: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub fn load_server(path: &Path) -> Result<ServerConfig, ConfigError> {
+    load_server_with(path, LoadOptions::default()).map(|(c, _)| c)
+}
+
+pub fn load_client(path: &Path) -> Result<ClientConfig, ConfigError> {
+    load_client_with(path, LoadOptions::default()).map(|(c, _)| c)
 }
 
 pub fn load_server_with(
     path: &Path,
-    _opts: LoadOptions,
+    opts: LoadOptions,
 ) -> Result<(ServerConfig, LoadReport), ConfigError> {
-    load_server(path).map(|c| (c, LoadReport::default()))
+    let text = read(path)?;
+    let mut report = LoadReport::default();
+    let mut cfg: ServerConfig = if legacy::is_legacy_ini(&text) {
+        report.format = Some(Format::LegacyIni);
+        report.warnings.push(deprecation_warning(path));
+        let rendered = render(path, &text, false)?;
+        let v1 = legacy::server_ini_to_v1(&rendered)
+            .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+        decode_value(path, v1, false)?
+    } else {
+        let (cfg, format) = decode_document(path, &text, opts.strict)?;
+        report.format = Some(format);
+        cfg
+    };
+    finish_server(path, &mut cfg)?;
+    Ok((cfg, report))
 }
 
 pub fn load_client_with(
     path: &Path,
-    _opts: LoadOptions,
+    opts: LoadOptions,
 ) -> Result<(ClientConfig, LoadReport), ConfigError> {
-    load_client(path).map(|c| (c, LoadReport::default()))
+    let text = read(path)?;
+    let mut report = LoadReport::default();
+    let mut cfg: ClientConfig = if legacy::is_legacy_ini(&text) {
+        report.format = Some(Format::LegacyIni);
+        report.warnings.push(deprecation_warning(path));
+        let rendered = render(path, &text, false)?;
+        // Relative include paths resolve against the working directory, as in frp.
+        let base = Path::new(".");
+        let render_include =
+            |t: &str| template::render_with_env(t, false).map_err(|e| e.to_string());
+        let v1 = legacy::client_ini_to_v1(&rendered, base, &render_include)
+            .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+        decode_value(path, v1, false)?
+    } else {
+        let (mut cfg, format): (ClientConfig, Format) = decode_document(path, &text, opts.strict)?;
+        report.format = Some(format);
+        add_includes(path, &mut cfg, opts)?;
+        cfg
+    };
+    finish_client(path, &mut cfg)?;
+    Ok((cfg, report))
+}
+
+fn deprecation_warning(path: &Path) -> String {
+    format!(
+        "{}: the legacy INI config format is deprecated (as in frp); it still works, but please move to TOML, YAML or JSON",
+        path.display()
+    )
+}
+
+fn render(path: &Path, text: &str, number_funcs: bool) -> Result<String, ConfigError> {
+    template::render_with_env(text, number_funcs).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: 0,
+        message: format!("template: {}", e.message),
+    })
+}
+
+/// A v1 document (TOML, JSON or YAML) after template rendering.
+pub fn decode_document<T: DeserializeOwned + Sample>(
+    path: &Path,
+    text: &str,
+    strict: bool,
+) -> Result<(T, Format), ConfigError> {
+    let rendered = render(path, text, true)?;
+    let (format, value) = parse_any(path, &rendered)?;
+    // A direct typed decode gives the best located errors; keys that differ from ours only in
+    // case (Go matches them case-insensitively) or unknown keys in non-strict mode make it fail,
+    // so then decode the normalised value instead, and report the direct error if that fails too.
+    let direct: Result<T, ConfigError> = match format {
+        Format::Toml => toml::from_str(&rendered).map_err(|e| toml_error(path, &rendered, e)),
+        Format::Json => serde_json::from_str(&rendered).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: friendly(&strip_location(&e.to_string())),
+        }),
+        Format::Yaml => serde_yaml::from_str(&strip_dot_keys(&rendered, strict))
+            .map_err(|e| yaml_error(path, e)),
+        Format::LegacyIni => unreachable_format(path),
+    };
+    match direct {
+        Ok(cfg) => Ok((cfg, format)),
+        Err(direct_err) => {
+            let value = if format == Format::Yaml {
+                drop_dot_keys(value, strict)
+            } else {
+                value
+            };
+            match normalize(value, &T::sample_value(), strict) {
+                Ok(v) => serde_json::from_value(v)
+                    .map(|c| (c, format))
+                    .map_err(|_| direct_err),
+                Err(_) => Err(direct_err),
+            }
+        }
+    }
+}
+
+fn unreachable_format<T>(path: &Path) -> Result<T, ConfigError> {
+    Err(ConfigError::invalid(
+        path,
+        "internal error: INI handled elsewhere",
+    ))
+}
+
+/// Decode an already-built v1 value (from the INI mapping): keys are ours, so no normalising.
+fn decode_value<T: DeserializeOwned>(
+    path: &Path,
+    v: Value,
+    _strict: bool,
+) -> Result<T, ConfigError> {
+    serde_json::from_value(v).map_err(|e| ConfigError::invalid(path, e.to_string()))
+}
+
+/// frp's detection: TOML if it parses as TOML, else JSON if it starts with `{`, else YAML.
+fn parse_any(path: &Path, text: &str) -> Result<(Format, Value), ConfigError> {
+    let toml_result = text.parse::<toml::Table>();
+    if let Ok(table) = toml_result {
+        let v =
+            serde_json::to_value(table).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+        return Ok((Format::Toml, v));
+    }
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str::<Value>(text)
+            .map(|v| (Format::Json, v))
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message: friendly(&strip_location(&e.to_string())),
+            });
+    }
+    match serde_yaml::from_str::<Value>(text) {
+        Ok(v) if v.is_object() || v.is_null() => Ok((
+            Format::Yaml,
+            if v.is_null() {
+                Value::Object(Default::default())
+            } else {
+                v
+            },
+        )),
+        Ok(_) => {
+            // Neither TOML nor a YAML mapping: the TOML error is the most useful one to show.
+            Err(match text.parse::<toml::Table>() {
+                Err(e) => toml_error(path, text, e),
+                Ok(_) => ConfigError::invalid(path, "not a config document"),
+            })
+        }
+        Err(yaml_err) => {
+            // If the text looks like TOML (has `key = value` or `[table]` lines), show the TOML
+            // error: that is what the author meant.
+            let looks_toml = text.lines().any(|l| {
+                let l = l.trim();
+                l.starts_with('[') || (l.contains('=') && !l.contains(": "))
+            });
+            match text.parse::<toml::Table>() {
+                Err(e) if looks_toml => Err(toml_error(path, text, e)),
+                _ => Err(yaml_error(path, yaml_err)),
+            }
+        }
+    }
+}
+
+fn toml_error(path: &Path, text: &str, e: toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+    let mut message = friendly(e.message().trim()).replace('\n', " ");
+    // A type error points at the value; name the key written before it on that line.
+    if let Some(key) = text
+        .lines()
+        .nth(line.wrapping_sub(1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+    {
+        if !key.is_empty() && !key.starts_with('[') && !message.contains(key) {
+            message = format!("{key}: {message}");
+        }
+    }
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// serde's type names are Rust's; say what a person writing the file knows.
+fn friendly(msg: &str) -> String {
+    msg.replace("expected i64", "expected an integer")
+        .replace("expected u16", "expected an integer between 0 and 65535")
+        .replace("expected u32", "expected a non-negative integer")
+}
+
+/// serde_json and serde_yaml append " at line X column Y"; we show the location ourselves.
+fn strip_location(msg: &str) -> String {
+    msg.split(" at line ").next().unwrap_or(msg).to_string()
+}
+
+fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: friendly(&strip_location(&e.to_string())),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// In strict YAML mode frp removes top-level keys starting with `.` (anchor holders).
+fn strip_dot_keys(text: &str, strict: bool) -> String {
+    if !strict {
+        return text.to_string();
+    }
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Mapping(mut m)) => {
+            let dot: Vec<serde_yaml::Value> = m
+                .keys()
+                .filter(|k| k.as_str().is_some_and(|s| s.starts_with('.')))
+                .cloned()
+                .collect();
+            if dot.is_empty() {
+                return text.to_string();
+            }
+            for k in dot {
+                m.remove(&k);
+            }
+            serde_yaml::to_string(&serde_yaml::Value::Mapping(m))
+                .unwrap_or_else(|_| text.to_string())
+        }
+        _ => text.to_string(),
+    }
+}
+
+fn drop_dot_keys(v: Value, strict: bool) -> Value {
+    match v {
+        Value::Object(mut m) if strict => {
+            m.retain(|k, _| !k.starts_with('.'));
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+/// frpc `includes`: every file matching each glob is a full client document of which only
+/// `proxies` and `visitors` are used.
+fn add_includes(path: &Path, cfg: &mut ClientConfig, opts: LoadOptions) -> Result<(), ConfigError> {
+    for pattern in cfg.includes.clone() {
+        let files = glob::glob_files(Path::new(&pattern))
+            .map_err(|e| ConfigError::invalid(path, format!("includes: {pattern}: {e}")))?;
+        for file in files {
+            let text = read(&file)?;
+            if legacy::is_legacy_ini(&text) {
+                return Err(ConfigError::invalid(
+                    &file,
+                    "included files cannot be legacy INI",
+                ));
+            }
+            let (inc, _): (ClientConfig, Format) = decode_document(&file, &text, opts.strict)?;
+            cfg.proxies.extend(inc.proxies);
+            cfg.visitors.extend(inc.visitors);
+        }
+    }
+    Ok(())
+}
+
+/// `auth.tokenSource = { type = "file", file = { path = ... } }` → the file's trimmed content.
+fn resolve_token_source(
+    path: &Path,
+    token: &mut String,
+    source: &Option<ValueSource>,
+) -> Result<(), ConfigError> {
+    let Some(src) = source else { return Ok(()) };
+    if src.kind != "file" {
+        return Err(ConfigError::invalid(
+            path,
+            format!(
+                "auth.tokenSource.type: only 'file' is supported, got '{}'",
+                src.kind
+            ),
+        ));
+    }
+    let file = src
+        .file
+        .as_ref()
+        .filter(|f| !f.path.is_empty())
+        .ok_or_else(|| ConfigError::invalid(path, "auth.tokenSource.file.path: must be set"))?;
+    let content = std::fs::read_to_string(&file.path).map_err(|e| {
+        ConfigError::invalid(
+            path,
+            format!("auth.tokenSource.file.path: cannot read {}: {e}", file.path),
+        )
+    })?;
+    *token = content.trim().to_string();
+    Ok(())
+}
+
+pub fn finish_server(path: &Path, cfg: &mut ServerConfig) -> Result<(), ConfigError> {
+    cfg.validate().map_err(|m| ConfigError::invalid(path, m))?;
+    let source = cfg.auth.token_source.take();
+    resolve_token_source(path, &mut cfg.auth.token, &source)?;
+    cfg.complete();
+    Ok(())
+}
+
+pub fn finish_client(path: &Path, cfg: &mut ClientConfig) -> Result<(), ConfigError> {
+    cfg.validate().map_err(|m| ConfigError::invalid(path, m))?;
+    let source = cfg.auth.token_source.take();
+    resolve_token_source(path, &mut cfg.auth.token, &source)?;
+    cfg.complete();
+    Ok(())
 }

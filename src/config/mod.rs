@@ -4,10 +4,13 @@
 //! schema (and the INI/YAML/JSON loaders) can be added without reshaping what exists.
 
 pub mod client;
+pub mod glob;
+pub mod legacy;
 pub mod load;
 pub mod normalize;
 pub mod proxy;
 pub mod server;
+pub mod template;
 pub mod types;
 
 pub use client::ClientConfig;

@@ -38,9 +38,17 @@ impl Daemon {
     }
 
     pub fn start_in(dir: Arc<tempfile::TempDir>, bin: &str, name: &str, toml: &str) -> Daemon {
-        let config = dir.path().join(format!("{name}.toml"));
+        // `name` may carry its own extension (frps.ini); otherwise the file is TOML.
+        let file = if name.contains('.') {
+            name.to_string()
+        } else {
+            format!("{name}.toml")
+        };
+        let config = dir.path().join(file);
         std::fs::write(&config, toml).unwrap();
-        let log = dir.path().join(format!("{name}.log"));
+        let log = dir
+            .path()
+            .join(format!("{}.log", name.split('.').next().unwrap_or(name)));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
             .arg("-c")

@@ -71,7 +71,11 @@ const COMMON: &[Field] = &[
     ),
     ("tls_cert_file", "transport.tls.certFile", Kind::Str),
     ("tls_key_file", "transport.tls.keyFile", Kind::Str),
-    ("tls_trusted_ca_file", "transport.tls.trustedCaFile", Kind::Str),
+    (
+        "tls_trusted_ca_file",
+        "transport.tls.trustedCaFile",
+        Kind::Str,
+    ),
     ("tls_server_name", "transport.tls.serverName", Kind::Str),
     ("log_file", "log.to", Kind::Str),
     ("log_level", "log.level", Kind::Str),
@@ -126,7 +130,11 @@ const PROXY_BASE: &[Field] = &[
         "healthCheck.timeoutSeconds",
         Kind::Int,
     ),
-    ("health_check_max_failed", "healthCheck.maxFailed", Kind::Int),
+    (
+        "health_check_max_failed",
+        "healthCheck.maxFailed",
+        Kind::Int,
+    ),
     (
         "health_check_interval_s",
         "healthCheck.intervalSeconds",
@@ -358,7 +366,8 @@ fn expand_ranges(file: &mut IniFile) -> Result<(), LegacyError> {
                 ));
             }
         }
-        let local = parse_range_numbers(&local).map_err(|m| LegacyError::at(&name, "local_port", m))?;
+        let local =
+            parse_range_numbers(&local).map_err(|m| LegacyError::at(&name, "local_port", m))?;
         let remote =
             parse_range_numbers(&remote).map_err(|m| LegacyError::at(&name, "remote_port", m))?;
         if local.len() != remote.len() {
@@ -594,7 +603,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("p_0", 1, Some(5)), ("p_1", 3, Some(6)), ("p_2", 4, Some(9))]
+            [
+                ("p_0", 1, Some(5)),
+                ("p_1", 3, Some(6)),
+                ("p_2", 4, Some(9))
+            ]
         );
     }
 
@@ -627,6 +640,37 @@ mod tests {
         assert_eq!(web.metadatas["owner"], "me");
         assert_eq!(web.custom_domains.as_deref().unwrap(), ["a.com", "b.com"]);
         assert!(c.proxies[1].request_headers.is_none());
+    }
+
+    #[test]
+    fn oidc_and_transport_renames() {
+        let c = load(concat!(
+            "[common]\nauthentication_method = oidc\noidc_client_id = id\n",
+            "oidc_client_secret = secret\noidc_audience = aud\noidc_scope = s\n",
+            "oidc_token_endpoint_url = https://idp/token\nauthenticate_new_work_conns = true\n",
+            "connect_server_local_ip = 10.0.0.2\nhttp_proxy = socks5://p:1080\n",
+            "disable_custom_tls_first_byte = false\ntls_enable = false\ntcp_mux = false\n",
+        ));
+        let o = &c.auth.oidc;
+        assert_eq!(c.auth.method, "oidc");
+        assert_eq!(c.auth.additional_scopes, [AuthScope::NewWorkConns]);
+        assert_eq!(
+            (
+                o.client_id.as_str(),
+                o.client_secret.as_str(),
+                o.audience.as_str()
+            ),
+            ("id", "secret", "aud")
+        );
+        assert_eq!(
+            (o.scope.as_str(), o.token_endpoint_url.as_str()),
+            ("s", "https://idp/token")
+        );
+        assert_eq!(c.transport.connect_server_local_ip, "10.0.0.2");
+        assert_eq!(c.transport.proxy_url, "socks5://p:1080");
+        assert!(!c.transport.tls.disable_custom_tls_first_byte);
+        assert!(!c.transport.tls.enable);
+        assert!(!c.transport.tcp_mux);
     }
 
     #[test]
@@ -715,10 +759,16 @@ mod tests {
         let s = &c.visitors[1];
         assert_eq!(s.bind_addr, "0.0.0.0");
         assert_eq!(s.bind_port, -1);
-        assert_eq!(s.keep_tunnel_open, None, "xtcp-only keys are ignored on stcp");
+        assert_eq!(
+            s.keep_tunnel_open, None,
+            "xtcp-only keys are ignored on stcp"
+        );
 
         let e = err("[common]\n[v]\nrole = visitor\nserver_name = x\n");
-        assert_eq!((e.section.as_deref(), e.key.as_deref()), (Some("v"), Some("type")));
+        assert_eq!(
+            (e.section.as_deref(), e.key.as_deref()),
+            (Some("v"), Some("type"))
+        );
         let e = err("[common]\n[v]\nrole = visitor\ntype = tcp\n");
         assert_eq!(e.key.as_deref(), Some("type"));
         let e = err("[common]\n[v]\nrole = client\n");
@@ -756,7 +806,10 @@ mod tests {
         }
 
         let e = err("[common]\n[x]\ntype = ftp\n");
-        assert_eq!((e.section.as_deref(), e.key.as_deref()), (Some("x"), Some("type")));
+        assert_eq!(
+            (e.section.as_deref(), e.key.as_deref()),
+            (Some("x"), Some("type"))
+        );
     }
 
     #[test]
@@ -764,7 +817,10 @@ mod tests {
         let e = err("[common]\n[ssh]\nlocal_port = abc\n");
         assert_eq!(e.to_string(), "[ssh] local_port: invalid integer 'abc'");
         let e = err("[common]\nserver_port = 70o0\n");
-        assert_eq!((e.section.as_deref(), e.key.as_deref()), (Some("common"), Some("server_port")));
+        assert_eq!(
+            (e.section.as_deref(), e.key.as_deref()),
+            (Some("common"), Some("server_port"))
+        );
         let e = err("[common]\n[ssh]\nuse_encryption = sure\n");
         assert_eq!(e.key.as_deref(), Some("use_encryption"));
         let e = err("[common]\n[ssh]\nbandwidth_limit = 1GB\n");
@@ -810,11 +866,18 @@ mod tests {
         let confd = dir.path().join("confd");
         std::fs::create_dir(&confd).unwrap();
         std::fs::write(confd.join("b.ini"), "[b]\nlocal_port = {{ PORT }}\n").unwrap();
-        std::fs::write(confd.join("a.ini"), "[a]\nlocal_port = 1\n[common]\nuser = ignored\n")
-            .unwrap();
+        std::fs::write(
+            confd.join("a.ini"),
+            "[a]\nlocal_port = 1\n[common]\nuser = ignored\n",
+        )
+        .unwrap();
         std::fs::write(confd.join("c.txt"), "[c]\nlocal_port = 3\n").unwrap();
         std::fs::create_dir(confd.join("d.ini")).unwrap();
-        std::fs::write(dir.path().join("x.ini"), "type = udp\n[x]\nlocal_port = 4\n").unwrap();
+        std::fs::write(
+            dir.path().join("x.ini"),
+            "type = udp\n[x]\nlocal_port = 4\n",
+        )
+        .unwrap();
         let render = |s: &str| -> Result<String, String> { Ok(s.replace("{{ PORT }}", "2")) };
         let main = "[common]\nincludes = ./confd/*.ini, x.ini\n[main]\nlocal_port = 9\n";
         let v = client_ini_to_v1(main, dir.path(), &render).unwrap();
@@ -829,12 +892,20 @@ mod tests {
         // before it ([b]), as in frp.
         assert_eq!(
             got,
-            [("main", "tcp", 9), ("a", "tcp", 1), ("b", "udp", 2), ("x", "tcp", 4)]
+            [
+                ("main", "tcp", 9),
+                ("a", "tcp", 1),
+                ("b", "udp", 2),
+                ("x", "tcp", 4)
+            ]
         );
 
         let e = client_ini_to_v1("[common]\nincludes = nodir/*.ini\n", dir.path(), &render)
             .unwrap_err();
-        assert_eq!((e.section.as_deref(), e.key.as_deref()), (Some("common"), Some("includes")));
+        assert_eq!(
+            (e.section.as_deref(), e.key.as_deref()),
+            (Some("common"), Some("includes"))
+        );
         let failing = |_: &str| -> Result<String, String> { Err("bad template".into()) };
         let e = client_ini_to_v1(main, dir.path(), &failing).unwrap_err();
         assert!(e.message.contains("bad template"), "{e}");

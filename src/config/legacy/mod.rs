@@ -59,7 +59,11 @@ pub struct LegacyError {
 }
 
 impl LegacyError {
-    pub(crate) fn new(section: Option<&str>, key: Option<&str>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        section: Option<&str>,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         LegacyError {
             section: section.map(str::to_string),
             key: key.map(str::to_string),
@@ -754,9 +758,8 @@ mod tests {
 
     #[test]
     fn ini_inline_comments_are_kept_and_line_comments_dropped() {
-        let f = parse(
-            "# top\n[common]\n  ; indented comment\ntoken = abc # not a comment\nx=1;2\n",
-        );
+        let f =
+            parse("# top\n[common]\n  ; indented comment\ntoken = abc # not a comment\nx=1;2\n");
         assert_eq!(get(&f, "common", "token"), Some("abc # not a comment"));
         assert_eq!(get(&f, "common", "x"), Some("1;2"));
         assert_eq!(f.section("common").unwrap().keys.len(), 2);
@@ -820,9 +823,10 @@ mod tests {
             "base = /srv\n",
             "[web]\ntype = http\nport = 80\n",
             "[web.1]\nlocal_port = %(port)s\npath = %(base)s/www\nloop = %(loop)s\n",
+            "[other.1]\nk = v\n",
         ));
         assert_eq!(f.lookup("web.1", "type"), Some(("web", "http")));
-        assert_eq!(f.lookup("web.2", "type"), None);
+        assert_eq!(f.lookup("other.1", "type"), None);
         let sec = f.section("web.1").unwrap();
         let mut r = SectionReader::new(&f, sec);
         assert_eq!(r.value("local_port").unwrap().as_deref(), Some("80"));
@@ -840,7 +844,9 @@ mod tests {
         assert!(!is_legacy_ini("[[proxies]]\nname = \"a\"\n"));
         assert!(!is_legacy_ini("[common\n"));
         // A TOML file with a [common] table is detected as INI, as in frp.
-        assert!(is_legacy_ini("[common]\nbindPort = 7000\nallowPorts = [\n  { single = 1 },\n]\n"));
+        assert!(is_legacy_ini(
+            "[common]\nbindPort = 7000\nallowPorts = [\n  { single = 1 },\n]\n"
+        ));
     }
 
     #[test]
@@ -856,7 +862,17 @@ mod tests {
         assert_eq!(parse_go_int("1_000"), Some(1000));
         assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
         for bad in [
-            "", "abc", "08", "1_", "_1", "1__0", "0x", "90s", "1.5", "9223372036854775808", "0+7",
+            "",
+            "abc",
+            "08",
+            "1_",
+            "_1",
+            "1__0",
+            "0x",
+            "90s",
+            "1.5",
+            "9223372036854775808",
+            "0+7",
             " 1",
         ] {
             assert_eq!(parse_go_int(bad), None, "{bad}");

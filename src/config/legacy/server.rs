@@ -33,7 +33,11 @@ const COMMON: &[Field] = &[
     ("vhost_http_port", "vhostHTTPPort", Kind::Int),
     ("vhost_https_port", "vhostHTTPSPort", Kind::Int),
     ("vhost_http_timeout", "vhostHTTPTimeout", Kind::Int),
-    ("tcpmux_httpconnect_port", "tcpmuxHTTPConnectPort", Kind::Int),
+    (
+        "tcpmux_httpconnect_port",
+        "tcpmuxHTTPConnectPort",
+        Kind::Int,
+    ),
     ("tcpmux_passthrough", "tcpmuxPassthrough", Kind::Bool),
     ("dashboard_user", "webServer.user", Kind::Str),
     ("dashboard_pwd", "webServer.password", Kind::Str),
@@ -70,7 +74,11 @@ const COMMON: &[Field] = &[
     ("tls_only", "transport.tls.force", Kind::Bool),
     ("tls_cert_file", "transport.tls.certFile", Kind::Str),
     ("tls_key_file", "transport.tls.keyFile", Kind::Str),
-    ("tls_trusted_ca_file", "transport.tls.trustedCaFile", Kind::Str),
+    (
+        "tls_trusted_ca_file",
+        "transport.tls.trustedCaFile",
+        Kind::Str,
+    ),
     ("authentication_method", "auth.method", Kind::Str),
     ("token", "auth.token", Kind::Str),
     ("oidc_issuer", "auth.oidc.issuer", Kind::Str),
@@ -249,7 +257,10 @@ mod tests {
         let c = load("[common]\ndashboard_port = 7500\npprof_enable = true\n");
         assert_eq!(c.web_server.addr, "0.0.0.0");
         assert_eq!(c.web_server.port, 7500);
-        assert!(!c.web_server.pprof_enable, "pprof_enable needs dashboard_tls_mode");
+        assert!(
+            !c.web_server.pprof_enable,
+            "pprof_enable needs dashboard_tls_mode"
+        );
         assert!(c.web_server.tls.is_none());
 
         let c = load(concat!(
@@ -260,7 +271,10 @@ mod tests {
         assert_eq!(c.web_server.addr, "127.0.0.2");
         assert!(c.web_server.pprof_enable);
         let tls = c.web_server.tls.unwrap();
-        assert_eq!((tls.cert_file.as_str(), tls.key_file.as_str()), ("s.crt", "s.key"));
+        assert_eq!(
+            (tls.cert_file.as_str(), tls.key_file.as_str()),
+            ("s.crt", "s.key")
+        );
 
         // Cert/key without the mode: ignored, like frp.
         let c = load("[common]\ndashboard_tls_cert_file = s.crt\ndashboard_tls_key_file = s.key\n");
@@ -319,13 +333,21 @@ mod tests {
             "[ssh]\ntype = tcp\n[plugin.a]\naddr = x\nbogus = 1\n",
         ))
         .unwrap();
-        assert_eq!(c.value, serde_json::json!({
-            "bindPort": 7001,
-            "httpPlugins": [{ "name": "a", "addr": "x" }],
-        }));
+        assert_eq!(
+            c.value,
+            serde_json::json!({
+                "bindPort": 7001,
+                "httpPlugins": [{ "name": "a", "addr": "x" }],
+            })
+        );
         assert_eq!(
             c.unknown_keys,
-            ["[DEFAULT] stray", "[common] bind_prot", "[ssh]", "[plugin.a] bogus"]
+            [
+                "[DEFAULT] stray",
+                "[common] bind_prot",
+                "[ssh]",
+                "[plugin.a] bogus"
+            ]
         );
     }
 
