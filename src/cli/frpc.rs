@@ -26,6 +26,9 @@ pub struct Cli {
         global = true
     )]
     pub config: PathBuf,
+    /// config directory: run one frpc service for each file in it
+    #[arg(long = "config_dir", alias = "config-dir")]
+    pub config_dir: Option<PathBuf>,
     /// version of frpc
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -490,6 +493,9 @@ pub fn main() -> ExitCode {
     let opts = LoadOptions {
         strict: cli.strict_config,
     };
+    if let (Some(dir), None) = (&cli.config_dir, &cli.command) {
+        return run_config_dir(dir, opts);
+    }
     let (cfg, warnings) = match &cli.command {
         Some(Command::Verify) => {
             return match load_client_with(&cli.config, opts) {
@@ -568,5 +574,72 @@ pub fn main() -> ExitCode {
             eprintln!("frpc: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--config_dir`: load every file of the directory and run one client per file.
+fn run_config_dir(dir: &std::path::Path, opts: LoadOptions) -> ExitCode {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect(),
+        Err(e) => {
+            eprintln!("frpc: --config_dir {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    files.sort();
+    let mut configs = Vec::new();
+    for f in &files {
+        match load_client_with(f, opts) {
+            Ok((c, _)) => configs.push(c),
+            Err(e) => {
+                eprintln!("frpc: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let Some(first) = configs.first() else {
+        eprintln!("frpc: --config_dir {}: no config files", dir.display());
+        return ExitCode::FAILURE;
+    };
+    if let Err(e) = crate::service::logging::init(&first.log) {
+        eprintln!("frpc: {e}");
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("frpc: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let failed = rt.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut set = tokio::task::JoinSet::new();
+        for cfg in configs {
+            let mut rx = stop_rx.clone();
+            set.spawn(crate::client::run(cfg, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }));
+        }
+        tokio::spawn(async move {
+            crate::service::signals::terminate().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut failed = false;
+        while let Some(r) = set.join_next().await {
+            if let Ok(Err(e)) = r {
+                tracing::error!("{e:#}");
+                failed = true;
+            }
+        }
+        failed
+    });
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -136,6 +136,12 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
     if cfg.auth.method == "oidc" {
         anyhow::bail!("auth.method = oidc is not supported by this frpc build yet");
     }
+    if !cfg.dns_server.is_empty() {
+        anyhow::bail!("dnsServer is not supported by this frpc build yet");
+    }
+    if !cfg.virtual_net.address.is_empty() {
+        anyhow::bail!("virtualNet.address is not supported by this frpc build yet");
+    }
     if cfg.web_server.port != 0 {
         anyhow::bail!("webServer.port (admin API) is not supported by this frpc build yet");
     }

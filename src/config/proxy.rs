@@ -241,6 +241,9 @@ impl ProxyConfig {
         if let Some(key) = self.foreign_keys().first() {
             return Err(format!("{key}: unknown field for proxy type {}", self.kind));
         }
+        if let Some(plugin) = &self.plugin {
+            validate_plugin(plugin)?;
+        }
         if self.plugin.is_none() && !(1..=65535).contains(&self.local_port) {
             return Err(format!("localPort: invalid localPort {}", self.local_port));
         }
@@ -293,6 +296,84 @@ impl ProxyConfig {
         }
         Ok(())
     }
+}
+
+/// Client plugin options (config.md §4.4): (type, allowed keys, required keys).
+const PLUGINS: &[(&str, &[&str], &[&str])] = &[
+    ("http_proxy", &["httpUser", "httpPassword"], &[]),
+    ("socks5", &["username", "password"], &[]),
+    (
+        "static_file",
+        &["localPath", "stripPrefix", "httpUser", "httpPassword"],
+        &["localPath"],
+    ),
+    ("unix_domain_socket", &["unixPath"], &["unixPath"]),
+    (
+        "http2https",
+        &["localAddr", "hostHeaderRewrite", "requestHeaders"],
+        &["localAddr"],
+    ),
+    (
+        "http2http",
+        &["localAddr", "hostHeaderRewrite", "requestHeaders"],
+        &[],
+    ),
+    (
+        "https2http",
+        &[
+            "localAddr",
+            "hostHeaderRewrite",
+            "requestHeaders",
+            "enableHTTP2",
+            "crtPath",
+            "keyPath",
+        ],
+        &["localAddr"],
+    ),
+    (
+        "https2https",
+        &[
+            "localAddr",
+            "hostHeaderRewrite",
+            "requestHeaders",
+            "enableHTTP2",
+            "crtPath",
+            "keyPath",
+        ],
+        &["localAddr"],
+    ),
+    (
+        "tls2raw",
+        &["localAddr", "crtPath", "keyPath"],
+        &["localAddr"],
+    ),
+    ("virtual_net", &[], &[]),
+];
+
+fn validate_plugin(plugin: &PluginOptions) -> Result<(), String> {
+    let kind = plugin.get("type").and_then(|v| v.as_str()).unwrap_or("");
+    let Some((_, allowed, required)) = PLUGINS.iter().find(|(t, _, _)| *t == kind) else {
+        return Err(format!("plugin.type: invalid plugin type '{kind}'"));
+    };
+    for key in plugin.keys().filter(|k| k.as_str() != "type") {
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(key)) {
+            return Err(format!(
+                "plugin.{key}: unknown field for plugin type {kind}"
+            ));
+        }
+    }
+    for key in *required {
+        let set = plugin
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .is_some_and(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()));
+        if !set {
+            return Err(format!(
+                "plugin.{key}: {key} is required for plugin type {kind}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
