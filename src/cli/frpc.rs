@@ -551,30 +551,9 @@ pub fn main() -> ExitCode {
             }
         },
     };
-    if let Err(e) = crate::service::logging::init(&cfg.log) {
-        eprintln!("frpc: {e}");
-        return ExitCode::FAILURE;
-    }
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("frpc: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(crate::client::run(
-        cfg,
-        crate::service::signals::terminate(),
-    )) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("frpc: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::run_daemon("frpc", &cfg.log.clone(), warnings, || {
+        crate::client::run(cfg, crate::service::signals::terminate())
+    })
 }
 
 /// `--config_dir`: load every file of the directory and run one client per file.
@@ -604,18 +583,8 @@ fn run_config_dir(dir: &std::path::Path, opts: LoadOptions) -> ExitCode {
         eprintln!("frpc: --config_dir {}: no config files", dir.display());
         return ExitCode::FAILURE;
     };
-    if let Err(e) = crate::service::logging::init(&first.log) {
-        eprintln!("frpc: {e}");
-        return ExitCode::FAILURE;
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("frpc: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let failed = rt.block_on(async move {
+    let log = first.log.clone();
+    super::run_daemon("frpc", &log, Vec::new(), || async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut set = tokio::task::JoinSet::new();
         for cfg in configs {
@@ -628,18 +597,16 @@ fn run_config_dir(dir: &std::path::Path, opts: LoadOptions) -> ExitCode {
             crate::service::signals::terminate().await;
             let _ = stop_tx.send(true);
         });
-        let mut failed = false;
+        let mut failed = 0;
         while let Some(r) = set.join_next().await {
             if let Ok(Err(e)) = r {
                 tracing::error!("{e:#}");
-                failed = true;
+                failed += 1;
             }
         }
-        failed
-    });
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+        match failed {
+            0 => Ok(()),
+            n => Err(anyhow::anyhow!("{n} of the clients failed")),
+        }
+    })
 }

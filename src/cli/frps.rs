@@ -251,29 +251,7 @@ pub fn main() -> ExitCode {
             }
         },
     };
-    if let Err(e) = crate::service::logging::init(&cfg.log) {
-        eprintln!("frps: {e}");
-        return ExitCode::FAILURE;
-    }
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("frps: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(crate::server::service::run(
-        cfg,
-        crate::service::signals::terminate(),
-    )) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("frps: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::run_daemon("frps", &cfg.log.clone(), warnings, || {
+        crate::server::service::run(cfg, crate::service::signals::terminate())
+    })
 }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -52,7 +52,7 @@ pub async fn run(
     let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
     let (out, out_rx) = mpsc::channel::<Message>(256);
     let writer_task = tokio::spawn(write_loop(writer, out_rx));
-    let (mut msgs, reader_task) = spawn_reader(reader);
+    let (mut msgs, reader_task) = proto_mod::codec::spawn_reader(reader);
     session.proxies.reset();
 
     let cfg = &session.cfg;
@@ -221,24 +221,4 @@ async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>
         }
     }
     let _ = w.shutdown().await;
-}
-
-/// `read_msg` is not cancellation-safe, so reads live in their own task.
-fn spawn_reader(
-    mut r: ReadHalf<Encrypted>,
-) -> (
-    mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = mpsc::channel(16);
-    let task = tokio::spawn(async move {
-        loop {
-            let m = proto_mod::read_msg(&mut r).await;
-            let stop = m.is_err();
-            if tx.send(m).await.is_err() || stop {
-                break;
-            }
-        }
-    });
-    (rx, task)
 }

@@ -106,6 +106,31 @@ pub async fn write_msg<W: AsyncWrite + Unpin + ?Sized>(
     Ok(())
 }
 
+/// Read messages in a task of their own and hand them over a channel. `read_msg` is not
+/// cancellation-safe (a half-read frame would be lost), so it must never be a losing branch of
+/// a `select!`; the channel end can be. The last item is the error that ended the stream.
+pub fn spawn_reader<R>(
+    mut r: R,
+) -> (
+    tokio::sync::mpsc::Receiver<Result<Message, ProtoError>>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let task = tokio::spawn(async move {
+        loop {
+            let m = read_msg(&mut r).await;
+            let stop = m.is_err();
+            if tx.send(m).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    (rx, task)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -148,7 +148,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         for _ in 0..pool_count {
             handle.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
         }
-        let (msgs, reader_task) = spawn_reader(reader);
+        let (msgs, reader_task) = proto_mod::codec::spawn_reader(reader);
         let mut proxies = HashMap::new();
         read_loop(&server, &handle, msgs, &mut proxies).await;
         // Stop both halves so the connection really closes: the writer shuts down its side on
@@ -217,27 +217,6 @@ async fn write_loop(
         }
     }
     let _ = w.shutdown().await;
-}
-
-/// Reads run in their own task: `read_msg` is not cancellation-safe, so it must never be a
-/// losing `select!` branch.
-fn spawn_reader(
-    mut r: ReadHalf<Encrypted>,
-) -> (
-    mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = mpsc::channel(16);
-    let task = tokio::spawn(async move {
-        loop {
-            let m = proto_mod::read_msg(&mut r).await;
-            let stop = m.is_err();
-            if tx.send(m).await.is_err() || stop {
-                break;
-            }
-        }
-    });
-    (rx, task)
 }
 
 async fn read_loop(
