@@ -15,6 +15,7 @@ use crate::config::ClientConfig;
 use crate::proto::crypto::{auth_key, derive_key};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod};
+use crate::service::notify;
 use crate::transport::tls::{client_config, ClientTls};
 use crate::transport::BoxStream;
 
@@ -52,15 +53,31 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
 
     let mut run_id = String::new();
     let mut ever_logged_in = false;
+    let mut told_ready = false;
+    let server = crate::transport::tcp::join_host_port(&cfg.server_addr, cfg.server_port as u16);
+    notify::spawn_watchdog();
     let mut delay = Duration::ZERO;
     loop {
         let attempt = tokio::select! {
             r = login(&cfg, tls.clone(), &run_id) => r,
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => {
+                notify::stopping();
+                return Ok(());
+            }
         };
         match attempt {
             Ok((connector, control_stream, id)) => {
                 info!(run_id = %id, "login to server success, get run id [{id}]");
+                let line = format!(
+                    "logged in to {server}, run id {id}, {} proxies",
+                    cfg.proxies.len()
+                );
+                if ever_logged_in || told_ready {
+                    notify::status(&line);
+                } else {
+                    notify::ready(&line);
+                    told_ready = true;
+                }
                 run_id = id;
                 ever_logged_in = true;
                 let session = Arc::new(Session {
@@ -74,10 +91,12 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
                 match control::run(session, control_stream, &mut shutdown).await {
                     End::Shutdown => {
                         info!("frpc is stopping");
+                        notify::stopping();
                         return Ok(());
                     }
                     End::Lost => {
                         warn!("session to the server ended, reconnecting");
+                        notify::status(&format!("session to {server} lost, reconnecting"));
                         // The first retry after a working session is immediate (after a short
                         // pause so a flapping server is not hammered).
                         delay = Duration::from_millis(200);
@@ -90,13 +109,24 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
                     return Err(anyhow::anyhow!("login to the server failed: {e}"));
                 }
                 error!("login to the server failed: {e}");
+                // A down server must not block boot: ready after the first failed attempt.
+                let line = format!("login to {server} failed: {e}; retrying");
+                if told_ready {
+                    notify::status(&line);
+                } else {
+                    notify::ready(&line);
+                    told_ready = true;
+                }
                 delay = next_delay(delay, ever_logged_in);
             }
         }
         if !delay.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(jitter(delay)) => {}
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => {
+                notify::stopping();
+                return Ok(());
+            }
             }
         }
     }

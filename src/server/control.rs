@@ -129,6 +129,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         done: CancellationToken::new(),
     });
     lock(&server.controls).insert(run_id.clone(), handle.clone());
+    crate::service::notify::status(&server.status_line());
 
     let resp = msg::LoginResp {
         version: crate::FRP_PROTOCOL_VERSION.into(),
@@ -182,6 +183,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     }
     handle.done.cancel();
     info!(run_id = %run_id, "client session closed");
+    crate::service::notify::status(&server.status_line());
 }
 
 fn check_login(server: &Server, login: &msg::Login) -> Result<(), String> {

@@ -61,6 +61,17 @@ impl Server {
         }
     }
 
+    /// One line for `STATUS=`: what frps serves right now.
+    pub fn status_line(&self) -> String {
+        let clients = lock(&self.controls).len();
+        let proxies = lock(&self.proxy_names).len();
+        format!(
+            "listening on {}; {clients} clients, {proxies} proxies, {} connections",
+            crate::transport::tcp::join_host_port(&self.cfg.bind_addr, self.cfg.bind_port as u16),
+            self.stats.cur_conns()
+        )
+    }
+
     pub fn control(&self, run_id: &str) -> Option<Arc<ControlHandle>> {
         lock(&self.controls).get(run_id).cloned()
     }

@@ -40,6 +40,8 @@ pub async fn run(
         tokio::spawn(super::web::serve(server.clone(), web));
     }
     info!("frps started successfully");
+    crate::service::notify::ready(&server.status_line());
+    crate::service::notify::spawn_watchdog();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -58,6 +60,7 @@ pub async fn run(
         }
     }
     info!("frps is stopping");
+    crate::service::notify::stopping();
     Ok(())
 }
 

@@ -1,0 +1,121 @@
+//! sd_notify: a UnixDatagram socket stands in for systemd's NOTIFY_SOCKET; the daemons must
+//! send READY (with STATUS), WATCHDOG keep-alives and STOPPING, in that order.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Collect datagrams until `until` matches one or the timeout passes.
+fn collect(sock: &UnixDatagram, until: &dyn Fn(&str) -> bool, timeout: Duration) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        if let Ok(n) = sock.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+            let done = until(&msg);
+            out.push(msg);
+            if done {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn spawn_notified(bin: &str, config: &std::path::Path, sock_path: &std::path::Path) -> Child {
+    Command::new(bin)
+        .arg("-c")
+        .arg(config)
+        .env("NOTIFY_SOCKET", sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(child: &mut Child) {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Run `bin` with a notify socket and check READY (with `ready_has`), WATCHDOG, STOPPING.
+fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_running: &dyn Fn()) {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut child = spawn_notified(bin, config, &sock_path);
+    // READY first, with a STATUS line.
+    let first = collect(&sock, &|m| m.contains("READY=1"), Duration::from_secs(15));
+    let ready = first.last().cloned().unwrap_or_default();
+    assert!(
+        ready.contains("READY=1") && ready.contains("STATUS="),
+        "{first:?}"
+    );
+    assert!(ready.contains(ready_has), "{ready}");
+    // Watchdog keep-alives at half of WATCHDOG_USEC (200 ms).
+    let watch = collect(&sock, &|_| false, Duration::from_millis(900));
+    let pings = watch.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(pings >= 2, "watchdog keep-alives: {watch:?}");
+    while_running();
+    terminate(&mut child);
+    let last = collect(
+        &sock,
+        &|m| m.contains("STOPPING=1"),
+        Duration::from_secs(10),
+    );
+    assert!(last.iter().any(|m| m.contains("STOPPING=1")), "{last:?}");
+    assert!(child.wait().unwrap().success(), "exits 0 on SIGTERM");
+}
+
+#[test]
+fn frps_sends_ready_watchdog_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = free_port();
+    let cfg = dir.path().join("frps.toml");
+    std::fs::write(
+        &cfg,
+        format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind}\n"),
+    )
+    .unwrap();
+    check_lifecycle(
+        frps_bin(),
+        &cfg,
+        &format!("listening on 127.0.0.1:{bind}"),
+        &|| assert!(std::net::TcpStream::connect(("127.0.0.1", bind)).is_ok()),
+    );
+}
+
+#[test]
+fn frpc_sends_ready_after_login_then_watchdog_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = free_port();
+    let _frps = start_frps(bind, "auth.token = \"t\"");
+    let echo = echo_server();
+    let remote = free_port();
+    let cfg = dir.path().join("frpc.toml");
+    std::fs::write(&cfg, frpc_toml(bind, "t", "", echo.port, remote, "")).unwrap();
+    check_lifecycle(frpc_bin(), &cfg, "logged in", &|| {
+        assert!(wait_echo(remote, Duration::from_secs(10)))
+    });
+}
+
+#[test]
+fn frpc_is_ready_after_a_failed_first_login_when_it_keeps_trying() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("frpc.toml");
+    // Nothing listens on this port; loginFailExit = false (frpc_toml) keeps retrying.
+    std::fs::write(&cfg, frpc_toml(free_port(), "t", "", 1, 0, "")).unwrap();
+    check_lifecycle(frpc_bin(), &cfg, "failed", &|| {});
+}
