@@ -98,7 +98,7 @@ pub fn load_server_with(
         let rendered = render(path, &text, false)?;
         let v1 = legacy::server_ini_to_v1(&rendered)
             .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-        decode_value(path, v1, false)?
+        decode_value(path, v1)?
     } else {
         let (cfg, format) = decode_document(path, &text, opts.strict)?;
         report.format = Some(format);
@@ -124,7 +124,7 @@ pub fn load_client_with(
             |t: &str| template::render_with_env(t, false).map_err(|e| e.to_string());
         let v1 = legacy::client_ini_to_v1(&rendered, base, &render_include)
             .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-        decode_value(path, v1, false)?
+        decode_value(path, v1)?
     } else {
         let (mut cfg, format): (ClientConfig, Format) = decode_document(path, &text, opts.strict)?;
         report.format = Some(format);
@@ -163,28 +163,28 @@ pub fn decode_document<T: DeserializeOwned + Sample>(
     // case (Go matches them case-insensitively) or unknown keys in non-strict mode make it fail,
     // so then decode the normalised value instead, and report the direct error if that fails too.
     let direct: Result<T, ConfigError> = match format {
-        Format::Toml => toml::from_str(&rendered).map_err(|e| toml_error(path, &rendered, e)),
-        Format::Json => serde_json::from_str(&rendered).map_err(|e| ConfigError::Parse {
+        V1::Toml => toml::from_str(&rendered).map_err(|e| toml_error(path, &rendered, e)),
+        V1::Json => serde_json::from_str(&rendered).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
             message: friendly(&strip_location(&e.to_string())),
         }),
-        Format::Yaml => serde_yaml::from_str(&strip_dot_keys(&rendered, strict))
+        V1::Yaml => serde_yaml::from_str(&strip_dot_keys(&rendered, strict))
             .map_err(|e| yaml_error(path, e)),
-        Format::LegacyIni => unreachable_format(path),
     };
+    let format_out = Format::from(format);
     match direct {
-        Ok(cfg) => Ok((cfg, format)),
+        Ok(cfg) => Ok((cfg, format_out)),
         Err(direct_err) => {
-            let value = if format == Format::Yaml {
+            let value = if format == V1::Yaml {
                 drop_dot_keys(value, strict)
             } else {
                 value
             };
             match normalize(value, &T::sample_value(), strict) {
                 Ok(v) => serde_json::from_value(v)
-                    .map(|c| (c, format))
+                    .map(|c| (c, format_out))
                     .map_err(|_| direct_err),
                 Err(_) => Err(direct_err),
             }
@@ -192,33 +192,40 @@ pub fn decode_document<T: DeserializeOwned + Sample>(
     }
 }
 
-fn unreachable_format<T>(path: &Path) -> Result<T, ConfigError> {
-    Err(ConfigError::invalid(
-        path,
-        "internal error: INI handled elsewhere",
-    ))
+/// The v1 formats, which share one decoding path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V1 {
+    Toml,
+    Json,
+    Yaml,
+}
+
+impl From<V1> for Format {
+    fn from(f: V1) -> Format {
+        match f {
+            V1::Toml => Format::Toml,
+            V1::Json => Format::Json,
+            V1::Yaml => Format::Yaml,
+        }
+    }
 }
 
 /// Decode an already-built v1 value (from the INI mapping): keys are ours, so no normalising.
-fn decode_value<T: DeserializeOwned>(
-    path: &Path,
-    v: Value,
-    _strict: bool,
-) -> Result<T, ConfigError> {
+fn decode_value<T: DeserializeOwned>(path: &Path, v: Value) -> Result<T, ConfigError> {
     serde_json::from_value(v).map_err(|e| ConfigError::invalid(path, e.to_string()))
 }
 
 /// frp's detection: TOML if it parses as TOML, else JSON if it starts with `{`, else YAML.
-fn parse_any(path: &Path, text: &str) -> Result<(Format, Value), ConfigError> {
+fn parse_any(path: &Path, text: &str) -> Result<(V1, Value), ConfigError> {
     let toml_result = text.parse::<toml::Table>();
     if let Ok(table) = toml_result {
         let v =
             serde_json::to_value(table).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-        return Ok((Format::Toml, v));
+        return Ok((V1::Toml, v));
     }
     if text.trim_start().starts_with('{') {
         return serde_json::from_str::<Value>(text)
-            .map(|v| (Format::Json, v))
+            .map(|v| (V1::Json, v))
             .map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
                 line: e.line(),
@@ -228,7 +235,7 @@ fn parse_any(path: &Path, text: &str) -> Result<(Format, Value), ConfigError> {
     }
     match serde_yaml::from_str::<Value>(text) {
         Ok(v) if v.is_object() || v.is_null() => Ok((
-            Format::Yaml,
+            V1::Yaml,
             if v.is_null() {
                 Value::Object(Default::default())
             } else {
