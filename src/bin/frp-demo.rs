@@ -95,10 +95,13 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let once = std::env::args().any(|a| a == "--once");
-    let _ = frp::service::logging::init(&frp::config::types::LogConfig {
-        level: "info".into(),
-        ..Default::default()
-    });
+    let _ = frp::service::logging::init(
+        "frp-demo",
+        &frp::config::types::LogConfig {
+            level: "info".into(),
+            ..Default::default()
+        },
+    );
     let dir = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {

@@ -19,7 +19,7 @@ pub fn run_daemon<F>(
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    if let Err(e) = crate::service::logging::init(log) {
+    if let Err(e) = crate::service::logging::init(prog, log) {
         eprintln!("{prog}: {e}");
         return ExitCode::FAILURE;
     }
