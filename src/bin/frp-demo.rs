@@ -64,6 +64,13 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let frps = tokio::spawn(frp::server::service::run(server_cfg, stop(stop_rx.clone())));
+    // Start frpc once frps listens, so its first login (loginFailExit) finds the server.
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", bind_port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let frpc = tokio::spawn(frp::client::run(client_cfg, stop(stop_rx)));
 
     // Wait until the proxy answers through the tunnel (frpc logs in and registers it).
