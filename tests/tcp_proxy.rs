@@ -34,6 +34,15 @@ fn tunnel(
     (frps, frpc, echo, remote)
 }
 
+/// How frps saw frpc's connections: every "new connection" line it logged (debug level).
+fn frps_connections(frps: &Daemon) -> Vec<String> {
+    frps.log_text()
+        .lines()
+        .filter(|l| l.contains("new connection (tls:"))
+        .map(String::from)
+        .collect()
+}
+
 fn assert_16mib_echo(remote: u16) {
     let (sent, got) = echo_random(remote, MIB16);
     assert_eq!(sent, got, "SHA-256 of the echoed 16 MiB");
@@ -41,21 +50,39 @@ fn assert_16mib_echo(remote: u16) {
 
 #[test]
 fn echo_16mib_default_tls_and_mux() {
-    let (_s, c, _e, remote) = tunnel("", "", "");
+    let (s, c, _e, remote) = tunnel("", "", "");
     assert_16mib_echo(remote);
     assert!(c.log_text().contains("start proxy success"));
+    // One TLS connection carries everything (control and work streams).
+    let conns = frps_connections(&s);
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    assert!(conns[0].contains("tls: true, tcp mux: true"), "{conns:?}");
 }
 
 #[test]
 fn echo_16mib_tls_off() {
-    let (_s, _c, _e, remote) = tunnel("", "transport.tls.enable = false", "");
+    let (s, _c, _e, remote) = tunnel("", "transport.tls.enable = false", "");
     assert_16mib_echo(remote);
+    let conns = frps_connections(&s);
+    assert!(
+        !conns.is_empty() && conns.iter().all(|l| l.contains("tls: false")),
+        "{conns:?}"
+    );
 }
 
 #[test]
 fn echo_16mib_tcp_mux_off() {
-    let (_s, _c, _e, remote) = tunnel("transport.tcpMux = false", "transport.tcpMux = false", "");
+    let (s, _c, _e, remote) = tunnel("transport.tcpMux = false", "transport.tcpMux = false", "");
     assert_16mib_echo(remote);
+    // Control plus work connections, each its own TLS connection.
+    let conns = frps_connections(&s);
+    assert!(
+        conns.len() >= 2
+            && conns
+                .iter()
+                .all(|l| l.contains("tls: true, tcp mux: false")),
+        "{conns:?}"
+    );
 }
 
 #[test]
@@ -70,8 +97,13 @@ fn echo_16mib_encryption_and_compression() {
 
 #[test]
 fn echo_16mib_custom_tls_first_byte() {
-    let (_s, _c, _e, remote) = tunnel("", "transport.tls.disableCustomTLSFirstByte = false", "");
+    let (s, _c, _e, remote) = tunnel("", "transport.tls.disableCustomTLSFirstByte = false", "");
     assert_16mib_echo(remote);
+    let conns = frps_connections(&s);
+    assert!(
+        conns.len() == 1 && conns[0].contains("tls: true"),
+        "{conns:?}"
+    );
 }
 
 #[test]

@@ -150,24 +150,6 @@ impl Proxies {
         names
     }
 
-    /// (name, type, status, remote address, error) of every proxy, sorted by name.
-    pub fn snapshot(&self) -> Vec<(String, String, &'static str, String, String)> {
-        let mut v: Vec<_> = lock(&self.entries)
-            .iter()
-            .map(|(n, e)| {
-                (
-                    n.clone(),
-                    e.cfg.kind.clone(),
-                    e.status.as_str(),
-                    e.remote_addr.clone(),
-                    e.error.clone(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
     fn running(&self, name: &str) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>)> {
         let entries = lock(&self.entries);
         let e = entries.get(name)?;

@@ -92,9 +92,13 @@ fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
 async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     tcp::set_keepalive(&stream, server.cfg.transport.tcp_keepalive);
     let _ = stream.set_nodelay(true);
+    let mut tls = false;
     let conn: BoxStream = match sniff(stream, server.cfg.transport.tls.force).await {
         Ok(Sniffed::Tls(s)) => match TlsAcceptor::from(server.tls.clone()).accept(s).await {
-            Ok(tls) => Box::new(tls),
+            Ok(stream) => {
+                tls = true;
+                Box::new(stream)
+            }
             Err(e) => {
                 warn!(remote = %peer, "tls handshake failed: {e}");
                 return;
@@ -106,6 +110,7 @@ async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             return;
         }
     };
+    debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", server.cfg.transport.tcp_mux);
     if !server.cfg.transport.tcp_mux {
         handle_logical(server, conn, peer).await;
         return;

@@ -31,14 +31,6 @@ pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
-/// The daemon begins to reload; `Type=notify-reload` (systemd ≥ 253) requires MONOTONIC_USEC.
-pub fn reloading() {
-    match NotifyState::monotonic_usec_now() {
-        Ok(now) => send(&[NotifyState::Reloading, now]),
-        Err(_) => send(&[NotifyState::Reloading]),
-    }
-}
-
 /// Half of `WATCHDOG_USEC` when systemd asks for keep-alives. As in libsystemd's
 /// `sd_watchdog_enabled`, `WATCHDOG_PID` is optional but, when set, must be our pid (the crate's
 /// helper insists on it being set).
