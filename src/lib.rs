@@ -7,7 +7,8 @@
 //! - [`server`]: the frps service.
 //! - [`client`]: the frpc service.
 //! - [`cli`]: the frps and frpc command lines.
-//! - [`service`]: what makes a daemon of them: logging, signals.
+//! - [`service`]: what makes a daemon of them: logging, sd_notify, signals, shutdown, reload.
+//! - [`web`]: the HTTP plumbing of the frps dashboard and the frpc admin API.
 
 pub mod cli;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod proto;
 pub mod server;
 pub mod service;
 pub mod transport;
+pub mod web;
 
 /// The frp protocol level we speak; sent as `version` in Login and LoginResp.
 pub const FRP_PROTOCOL_VERSION: &str = "0.65.0";

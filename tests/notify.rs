@@ -29,6 +29,19 @@ fn collect(sock: &UnixDatagram, until: &dyn Fn(&str) -> bool, timeout: Duration)
     out
 }
 
+/// CLOCK_MONOTONIC in microseconds, read the way systemd does (through /proc/uptime would be
+/// CLOCK_BOOTTIME, which differs after a suspend).
+fn monotonic_usec() -> u64 {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 fn spawn_notified(bin: &str, config: &std::path::Path, sock_path: &std::path::Path) -> Child {
     Command::new(bin)
         .arg("-c")
@@ -68,6 +81,39 @@ fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_r
     let watch = collect(&sock, &|_| false, Duration::from_millis(900));
     let pings = watch.iter().filter(|m| m.contains("WATCHDOG=1")).count();
     assert!(pings >= 2, "watchdog keep-alives: {watch:?}");
+    while_running();
+    // SIGHUP: RELOADING=1 with MONOTONIC_USEC (what Type=notify-reload needs), then READY=1
+    // with a STATUS naming the result; the process keeps running.
+    let ok = Command::new("kill")
+        .arg("-HUP")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let reload = collect(&sock, &|m| m.contains("READY=1"), Duration::from_secs(10));
+    let reloading = reload
+        .iter()
+        .position(|m| m.contains("RELOADING=1"))
+        .unwrap_or_else(|| panic!("no RELOADING=1: {reload:?}"));
+    let usec: u64 = reload[reloading]
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no MONOTONIC_USEC: {}", reload[reloading]));
+    let now = monotonic_usec();
+    assert!(
+        usec <= now && now - usec < 10_000_000,
+        "{usec} vs now {now}"
+    );
+    let ready = reload.last().cloned().unwrap_or_default();
+    assert!(
+        ready.contains("READY=1") && ready.contains("STATUS=reloaded"),
+        "{reload:?}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after SIGHUP"
+    );
     while_running();
     terminate(&mut child);
     let last = collect(

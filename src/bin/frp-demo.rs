@@ -59,11 +59,8 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 
     let server_cfg = frp::config::load_server(&frps_path)?;
     let client_cfg = frp::config::load_client(&frpc_path)?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let frps = tokio::spawn(frp::server::service::run(server_cfg, stop(stop_rx.clone())));
+    let (stop, life) = frp::service::Lifecycle::manual();
+    let frps = tokio::spawn(frp::server::service::run(server_cfg, None, life.clone()));
     // Start frpc once frps listens, so its first login (loginFailExit) finds the server.
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", bind_port)).await.is_ok() {
@@ -71,7 +68,7 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let frpc = tokio::spawn(frp::client::run(client_cfg, stop(stop_rx)));
+    let frpc = tokio::spawn(frp::client::run(client_cfg, None, life));
 
     // Wait until the proxy answers through the tunnel (frpc logs in and registers it).
     let mut answer = None;
@@ -88,13 +85,11 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").trim();
     println!("frps listens on 127.0.0.1:{bind_port}; frpc exposes 127.0.0.1:{local_port} as 127.0.0.1:{remote_port}.");
     println!("Through the tunnel: {body}");
-    if once {
-        let _ = stop_tx.send(true);
-    } else {
+    if !once {
         println!("\nTry it:  curl http://127.0.0.1:{remote_port}/   (Ctrl-C to stop)");
         frp::service::signals::terminate().await;
-        let _ = stop_tx.send(true);
     }
+    stop.request();
     frpc.await??;
     frps.await??;
     Ok(())

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::load::{load_client_with, LoadOptions};
+use crate::config::load::{load_client_with, ConfigSource, LoadOptions};
 use crate::config::proxy::{ProxyConfig, VisitorConfig};
 use crate::config::ClientConfig;
 
@@ -515,9 +515,13 @@ pub fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Reload(_) | Command::Status(_) | Command::Stop(_)) => {
-            eprintln!("frpc: this command talks to frpc's admin API (webServer.port), which this build does not have yet");
-            return ExitCode::FAILURE;
+        Some(Command::Reload(a) | Command::Status(a) | Command::Stop(a)) => {
+            let cmd = cli.command.as_ref().map(|c| match c {
+                Command::Reload(_) => "reload",
+                Command::Status(_) => "status",
+                _ => "stop",
+            });
+            return admin_command(cmd.unwrap_or("status"), &cli.config, opts, &a.api_timeout);
         }
         Some(Command::Nathole { .. }) => {
             eprintln!("frpc: nathole discover is not supported by this build yet");
@@ -551,9 +555,69 @@ pub fn main() -> ExitCode {
             }
         },
     };
-    super::run_daemon("frpc", &cfg.log.clone(), warnings, || {
-        crate::client::run(cfg, crate::service::signals::terminate())
+    // Quick-start commands have no file to reload.
+    let source = match &cli.command {
+        None => Some(ConfigSource {
+            path: cli.config.clone(),
+            opts,
+        }),
+        Some(_) => None,
+    };
+    super::run_daemon("frpc", &cfg.log.clone(), warnings, |life| {
+        crate::client::run(cfg, source, life)
     })
+}
+
+/// `frpc reload|status|stop`: ask the running frpc through its admin API (`webServer.*` of the
+/// same config file).
+fn admin_command(
+    cmd: &str,
+    config: &std::path::Path,
+    opts: LoadOptions,
+    timeout: &str,
+) -> ExitCode {
+    use super::admin_client::{call, parse_duration, status_table};
+    let cfg = match load_client_with(config, opts) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            eprintln!("frpc: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cfg.web_server.port <= 0 {
+        eprintln!("frpc: web server port should be set if you want to use this feature (webServer.port, frpc's admin API)");
+        return ExitCode::FAILURE;
+    }
+    let timeout = match parse_duration(timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("frpc: --api-timeout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let web = &cfg.web_server;
+    let result = match cmd {
+        "reload" => {
+            let path = if opts.strict {
+                "/api/reload?strictConfig=true"
+            } else {
+                "/api/reload"
+            };
+            call(web, "GET", path, timeout).map(|_| "reload success\n".to_string())
+        }
+        "stop" => call(web, "POST", "/api/stop", timeout).map(|_| "stop success\n".to_string()),
+        _ => call(web, "GET", "/api/status", timeout).and_then(|body| status_table(&body)),
+    };
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("frpc: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `--config_dir`: load every file of the directory and run one client per file.
@@ -572,31 +636,30 @@ fn run_config_dir(dir: &std::path::Path, opts: LoadOptions) -> ExitCode {
     let mut configs = Vec::new();
     for f in &files {
         match load_client_with(f, opts) {
-            Ok((c, _)) => configs.push(c),
+            Ok((c, _)) => configs.push((
+                c,
+                ConfigSource {
+                    path: f.clone(),
+                    opts,
+                },
+            )),
             Err(e) => {
                 eprintln!("frpc: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
-    let Some(first) = configs.first() else {
+    let Some((first, _)) = configs.first() else {
         eprintln!("frpc: --config_dir {}: no config files", dir.display());
         return ExitCode::FAILURE;
     };
     let log = first.log.clone();
-    super::run_daemon("frpc", &log, Vec::new(), || async move {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    super::run_daemon("frpc", &log, Vec::new(), |life| async move {
+        // One stop and one SIGHUP for all: each client re-reads its own file.
         let mut set = tokio::task::JoinSet::new();
-        for cfg in configs {
-            let mut rx = stop_rx.clone();
-            set.spawn(crate::client::run(cfg, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }));
+        for (cfg, source) in configs {
+            set.spawn(crate::client::run(cfg, Some(source), life.clone()));
         }
-        tokio::spawn(async move {
-            crate::service::signals::terminate().await;
-            let _ = stop_tx.send(true);
-        });
         let mut failed = 0;
         while let Some(r) = set.join_next().await {
             if let Ok(Err(e)) = r {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::load::{load_server_with, LoadOptions};
+use crate::config::load::{load_server_with, ConfigSource, LoadOptions};
 use crate::config::types::parse_port_ranges;
 use crate::config::ServerConfig;
 
@@ -251,7 +251,9 @@ pub fn main() -> ExitCode {
             }
         },
     };
-    super::run_daemon("frps", &cfg.log.clone(), warnings, || {
-        crate::server::service::run(cfg, crate::service::signals::terminate())
+    // Started from flags, there is no file to read again on reload.
+    let source = cli.config.map(|path| ConfigSource { path, opts });
+    super::run_daemon("frps", &cfg.log.clone(), warnings, |life| {
+        crate::server::service::run(cfg, source, life)
     })
 }

@@ -1,5 +1,6 @@
 //! The command lines of frps and frpc, as frp v0.65.0 has them (config.md §5).
 
+pub mod admin_client;
 pub mod frpc;
 pub mod frps;
 
@@ -7,14 +8,15 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use crate::config::types::LogConfig;
+use crate::service::Lifecycle;
 
-/// Start logging, print load warnings, and run a daemon's future on a new runtime; errors are
-/// printed as one line prefixed with the program name.
+/// Start logging, print load warnings, and run a daemon's future on a new runtime with its
+/// signal handlers installed; errors are printed as one line prefixed with the program name.
 pub fn run_daemon<F>(
     prog: &str,
     log: &LogConfig,
     warnings: Vec<String>,
-    run: impl FnOnce() -> F,
+    run: impl FnOnce(Lifecycle) -> F,
 ) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
@@ -33,7 +35,14 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run()) {
+    let result = rt.block_on(async {
+        let life = Lifecycle::from_signals()
+            .map_err(|e| anyhow::anyhow!("cannot install signal handlers: {e}"))?;
+        run(life).await
+    });
+    // Tasks still running (connections cut by a forced stop) must not hold the exit up.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the log when it goes to the console, else also on stderr.

@@ -1,8 +1,6 @@
 //! One logged-in frpc session (protocol.md §7.3–§7.7): the encrypted control channel, proxy
 //! registration, work connections on request, heartbeats, and a graceful goodbye.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +16,8 @@ use crate::config::ClientConfig;
 use crate::proto::crypto::auth_key;
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod};
+use crate::service::notify;
+use crate::service::shutdown::Shutdown;
 use crate::transport::wrap::CryptoStream;
 use crate::transport::BoxStream;
 
@@ -32,6 +32,20 @@ pub struct Session {
     pub proxies: Arc<Proxies>,
     /// Cancelled when the session ends; work-connection tasks stop with it.
     pub cancel: CancellationToken,
+    /// Cancelled by a reload that changed how frpc talks to frps: say goodbye and log in again.
+    pub reconnect: CancellationToken,
+}
+
+impl Session {
+    /// One line for `STATUS=`: server, login state and proxies.
+    pub fn status_line(&self) -> String {
+        let (running, failed, total) = self.proxies.counts();
+        format!(
+            "logged in to {} (run id {}); proxies: {running} running, {failed} failed, {total} configured",
+            crate::transport::tcp::join_host_port(&self.cfg.server_addr, self.cfg.server_port as u16),
+            self.run_id
+        )
+    }
 }
 
 /// Why a session ended.
@@ -40,20 +54,19 @@ pub enum End {
     Lost,
     /// We were asked to stop.
     Shutdown,
+    /// A reload changed the session settings (server, token, transport): log in again.
+    Reconnect,
 }
 
 const CHECK_INTERVAL: Duration = Duration::from_secs(3);
 
-pub async fn run(
-    session: Arc<Session>,
-    control: BoxStream,
-    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
-) -> End {
+pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> End {
     let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
     let (out, out_rx) = mpsc::channel::<Message>(256);
     let writer_task = tokio::spawn(write_loop(writer, out_rx));
     let (mut msgs, reader_task) = proto_mod::codec::spawn_reader(reader);
     session.proxies.reset();
+    session.proxies.set_online(true);
 
     let cfg = &session.cfg;
     let hb_interval = cfg.heartbeat_interval();
@@ -80,13 +93,17 @@ pub async fn run(
                 }
                 None => break End::Lost,
             },
-            _ = checker.tick() => {
-                for p in session.proxies.due() {
-                    debug!(proxy_name = %p.proxy_name, "send NewProxy");
-                    if out.send(Message::NewProxy(p)).await.is_err() {
-                        break;
-                    }
+            _ = checker.tick() => send_due(&session, &out).await,
+            _ = session.proxies.changed.notified() => {
+                // A reload: close what went away or changed, then register what is new.
+                for name in session.proxies.take_pending_close() {
+                    info!(proxy_name = %name, "[{name}] close proxy (configuration reloaded)");
+                    let _ = out
+                        .send(Message::CloseProxy(msg::CloseProxy { proxy_name: name }))
+                        .await;
                 }
+                send_due(&session, &out).await;
+                notify::status(&session.status_line());
             }
             _ = heartbeat.tick(), if hb_interval > 0 => {
                 if hb_timeout > 0 && last_pong.elapsed() > Duration::from_secs(hb_timeout as u64) {
@@ -99,15 +116,38 @@ pub async fn run(
                 info!("connection to the server closed");
                 break End::Lost;
             }
-            _ = shutdown.as_mut() => break End::Shutdown,
+            _ = session.reconnect.cancelled() => break End::Reconnect,
+            _ = stop.requested() => break End::Shutdown,
         }
     };
-    if matches!(end, End::Shutdown) {
-        // Tell frps which proxies go away, then let the writer flush before closing.
+    if matches!(end, End::Shutdown | End::Reconnect) {
+        // Tell frps which proxies go away, so it stops accepting for them at once.
         for name in session.proxies.close_all() {
             let _ = out
                 .send(Message::CloseProxy(msg::CloseProxy { proxy_name: name }))
                 .await;
+        }
+    }
+    if matches!(end, End::Shutdown) {
+        info!("frpc is stopping");
+        notify::stopping();
+        // Connections already flowing may finish, up to gracefulStopTimeout (or a second signal).
+        let active = session.proxies.active_connections();
+        if active > 0 && cfg.graceful_stop_timeout > 0 {
+            info!(
+                "waiting up to {}s for {active} connections to finish",
+                cfg.graceful_stop_timeout
+            );
+            let limit = Duration::from_secs(cfg.graceful_stop_timeout as u64);
+            if !stop
+                .drain(limit, || session.proxies.active_connections() == 0)
+                .await
+            {
+                warn!(
+                    "stopping with {} connections still open",
+                    session.proxies.active_connections()
+                );
+            }
         }
     }
     // The writer flushes what is queued and half-closes the control stream. On shutdown, frps
@@ -120,16 +160,26 @@ pub async fn run(
     {
         writer_task.abort();
     }
-    if matches!(end, End::Shutdown) {
+    if matches!(end, End::Shutdown | End::Reconnect) {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             while let Some(Ok(_)) = msgs.recv().await {}
         })
         .await;
     }
     reader_task.abort();
+    session.proxies.set_online(false);
     session.cancel.cancel();
     session.connector.close();
     end
+}
+
+async fn send_due(session: &Session, out: &mpsc::Sender<Message>) {
+    for p in session.proxies.due() {
+        debug!(proxy_name = %p.proxy_name, "send NewProxy");
+        if out.send(Message::NewProxy(p)).await.is_err() {
+            break;
+        }
+    }
 }
 
 fn ping(cfg: &ClientConfig) -> msg::Ping {
@@ -156,7 +206,10 @@ fn handle_msg(session: &Arc<Session>, m: Message, last_pong: &mut Instant) -> Op
                 }
             });
         }
-        Message::NewProxyResp(resp) => session.proxies.on_resp(&resp),
+        Message::NewProxyResp(resp) => {
+            session.proxies.on_resp(&resp);
+            notify::status(&session.status_line());
+        }
         Message::Pong(p) => {
             if !p.error.is_empty() {
                 warn!("pong contains error: {}", p.error);

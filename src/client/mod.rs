@@ -4,7 +4,9 @@
 //! - [`connector`]: the physical connection to frps (TCP, TLS, yamux) and its logical streams.
 //! - [`control`]: one logged-in session: the encrypted control channel, heartbeats.
 //! - [`proxy`]: the configured proxies, their registration status and their work connections.
+//! - [`admin`]: the admin API (`webServer.*`): reload, stop, status, config.
 
+pub mod admin;
 pub mod connector;
 pub mod control;
 pub mod proxy;

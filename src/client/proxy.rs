@@ -1,12 +1,14 @@
 //! frpc's proxies (protocol.md §7.7, §10.1): their registration status, the NewProxy they send,
 //! and what happens on a work connection once StartWorkConn names them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::config::ProxyConfig;
@@ -55,6 +57,81 @@ struct Entry {
 /// The proxies of this frpc, shared by the control loop and work-connection tasks.
 pub struct Proxies {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Proxies removed or changed by a reload that frps still has registered: the control loop
+    /// sends CloseProxy for them (before any NewProxy of a changed one).
+    pending_close: Mutex<Vec<String>>,
+    /// Wakes the control loop after a reload changed something.
+    pub changed: Notify,
+    /// Work connections being served right now (a graceful stop waits for them).
+    active: AtomicUsize,
+    /// A session with frps is up (the admin API's status is empty otherwise, as in frp).
+    online: AtomicBool,
+}
+
+/// One proxy in frpc's admin API `GET /api/status` (apis.md §4); every key always present.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProxyStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub err: String,
+    pub local_addr: String,
+    pub plugin: String,
+    pub remote_addr: String,
+}
+
+/// What a reload changed, by proxy name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl Diff {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} proxies added, {} removed, {} changed, {} unchanged",
+            self.added.len(),
+            self.removed.len(),
+            self.changed.len(),
+            self.unchanged
+        )
+    }
+}
+
+/// Counts the work connection as active while alive.
+struct ActiveGuard<'a>(&'a AtomicUsize);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn new_entry(c: &ProxyConfig) -> Entry {
+    let limiter = match (
+        wrap::parse_bandwidth(&c.transport.bandwidth_limit),
+        c.transport.bandwidth_limit_mode.as_str(),
+    ) {
+        (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
+        _ => None,
+    };
+    Entry {
+        cfg: Arc::new(c.clone()),
+        status: Status::New,
+        since: Instant::now(),
+        error: String::new(),
+        remote_addr: String::new(),
+        limiter,
+    }
+}
+
+/// frps knows a proxy once NewProxy went out for it (answered or not).
+fn registered(status: Status) -> bool {
+    matches!(status, Status::WaitStart | Status::Running)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -65,36 +142,137 @@ impl Proxies {
     pub fn new(configs: &[ProxyConfig]) -> Arc<Proxies> {
         let entries = configs
             .iter()
-            .map(|c| {
-                let limiter = match (
-                    wrap::parse_bandwidth(&c.transport.bandwidth_limit),
-                    c.transport.bandwidth_limit_mode.as_str(),
-                ) {
-                    (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
-                    _ => None,
-                };
-                let e = Entry {
-                    cfg: Arc::new(c.clone()),
-                    status: Status::New,
-                    since: Instant::now(),
-                    error: String::new(),
-                    remote_addr: String::new(),
-                    limiter,
-                };
-                (c.name.clone(), e)
-            })
+            .map(|c| (c.name.clone(), new_entry(c)))
             .collect();
         Arc::new(Proxies {
             entries: Mutex::new(entries),
+            pending_close: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+            active: AtomicUsize::new(0),
+            online: AtomicBool::new(false),
         })
     }
 
-    /// A new session starts: every proxy must register again.
+    /// A new session starts: every proxy must register again (frps dropped the old session's
+    /// proxies, so nothing needs closing).
     pub fn reset(&self) {
         for e in lock(&self.entries).values_mut() {
             e.status = Status::New;
             e.since = Instant::now();
         }
+        lock(&self.pending_close).clear();
+    }
+
+    /// Apply a reloaded proxy list: unchanged proxies keep their registration, status and live
+    /// connections; removed ones are dropped, changed ones start over with the new settings,
+    /// and both are closed on frps first; new ones register.
+    pub fn apply(&self, configs: &[ProxyConfig]) -> Diff {
+        let mut diff = Diff::default();
+        let mut entries = lock(&self.entries);
+        let mut closes = Vec::new();
+        let wanted: HashMap<&str, &ProxyConfig> =
+            configs.iter().map(|c| (c.name.as_str(), c)).collect();
+        entries.retain(|name, e| {
+            if wanted.contains_key(name.as_str()) {
+                return true;
+            }
+            if registered(e.status) {
+                closes.push(name.clone());
+            }
+            diff.removed.push(name.clone());
+            false
+        });
+        for c in configs {
+            match entries.get_mut(&c.name) {
+                Some(e) if *e.cfg == *c => diff.unchanged += 1,
+                Some(e) => {
+                    if registered(e.status) {
+                        closes.push(c.name.clone());
+                    }
+                    *e = new_entry(c);
+                    diff.changed.push(c.name.clone());
+                }
+                None => {
+                    entries.insert(c.name.clone(), new_entry(c));
+                    diff.added.push(c.name.clone());
+                }
+            }
+        }
+        drop(entries);
+        lock(&self.pending_close).extend(closes);
+        diff.removed.sort();
+        self.changed.notify_one();
+        diff
+    }
+
+    /// Names to send CloseProxy for, once.
+    pub fn take_pending_close(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.pending_close))
+    }
+
+    /// (running, refused) proxy counts and the total, for STATUS=.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let entries = lock(&self.entries);
+        let running = entries
+            .values()
+            .filter(|e| e.status == Status::Running)
+            .count();
+        let failed = entries
+            .values()
+            .filter(|e| e.status == Status::StartError)
+            .count();
+        (running, failed, entries.len())
+    }
+
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Relaxed);
+    }
+
+    /// The status of every proxy by type, sorted by name; empty while not logged in.
+    /// tcp/udp remote addresses are prefixed with `server_addr`, as frp shows them.
+    pub fn status(&self, server_addr: &str) -> BTreeMap<String, Vec<ProxyStatus>> {
+        let mut out: BTreeMap<String, Vec<ProxyStatus>> = BTreeMap::new();
+        if !self.online.load(Ordering::Relaxed) {
+            return out;
+        }
+        for (name, e) in lock(&self.entries).iter() {
+            let c = &e.cfg;
+            let remote_addr = if !e.error.is_empty() || e.status != Status::Running {
+                String::new()
+            } else if matches!(c.kind.as_str(), "tcp" | "udp") {
+                format!("{server_addr}{}", e.remote_addr)
+            } else {
+                e.remote_addr.clone()
+            };
+            out.entry(c.kind.clone()).or_default().push(ProxyStatus {
+                name: name.clone(),
+                kind: c.kind.clone(),
+                status: e.status.as_str().to_string(),
+                err: e.error.clone(),
+                local_addr: if c.local_port == 0 {
+                    String::new()
+                } else {
+                    tcp::join_host_port(&c.local_ip, c.local_port as u16)
+                },
+                plugin: c
+                    .plugin
+                    .as_ref()
+                    .and_then(|p| p.get("type"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                remote_addr,
+            });
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        out
+    }
+
+    /// Work connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// NewProxy messages due now (new, or unanswered for 20 s, or refused 30 s ago); marks them
@@ -193,6 +371,8 @@ pub async fn serve_work_conn(
         debug!(proxy_name = %name, "work connection for a proxy that is not running, closing");
         return;
     };
+    proxies.active.fetch_add(1, Ordering::Relaxed);
+    let _active = ActiveGuard(&proxies.active);
     // Client-mode bandwidth limiting counts the bytes on the work connection itself.
     let work: BoxStream = match limiter {
         Some(l) => Box::new(LimitedStream::new(work, l)),

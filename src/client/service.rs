@@ -1,21 +1,24 @@
 //! frpc's outer loop (protocol.md §7.2, §7.6): log in, run the session, and when it ends log in
 //! again with backoff, reusing the run id so frps replaces the stale session.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::admin::{self, Admin, AdminReload, ReloadError};
 use super::connector::Connector;
 use super::control::{self, End, Session};
 use super::proxy::Proxies;
+use crate::config::load::ConfigSource;
 use crate::config::ClientConfig;
 use crate::proto::crypto::{auth_key, derive_key};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod};
-use crate::service::notify;
+use crate::service::signals::{next_reload, Reloads};
+use crate::service::{notify, Lifecycle};
 use crate::transport::tls::{client_config, ClientTls};
 use crate::transport::BoxStream;
 
@@ -30,69 +33,254 @@ pub enum LoginError {
     Connect(String),
 }
 
-/// Run frpc until `shutdown` resolves (or the first login fails with `loginFailExit`).
-pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    check_supported(&cfg)?;
-    let cfg = Arc::new(cfg);
-    let tls = if cfg.transport.tls.enable {
-        let t = &cfg.transport.tls;
-        let c = client_config(
-            cfg.tls_server_name(),
-            &t.cert_file,
-            &t.key_file,
-            &t.trusted_ca_file,
-        )
-        .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
-        Some(Arc::new(c))
-    } else {
-        None
-    };
-    let key = derive_key(cfg.auth.token.as_bytes());
-    let proxies = Proxies::new(&cfg.proxies);
-    tokio::pin!(shutdown);
+/// What the running client is configured with; replaced piece by piece on reload.
+struct Client {
+    cfg: Arc<ClientConfig>,
+    tls: Option<Arc<ClientTls>>,
+    key: [u8; 16],
+    proxies: Arc<Proxies>,
+    source: Option<ConfigSource>,
+    /// Publishes the running configuration to the admin API.
+    published: watch::Sender<Arc<ClientConfig>>,
+}
 
+/// What a successful reload asks of the session.
+struct Reloaded {
+    reconnect: bool,
+}
+
+impl Client {
+    fn new(cfg: ClientConfig, source: Option<ConfigSource>) -> anyhow::Result<Client> {
+        check_supported(&cfg)?;
+        let tls = build_tls(&cfg)?;
+        let cfg = Arc::new(cfg);
+        Ok(Client {
+            key: derive_key(cfg.auth.token.as_bytes()),
+            proxies: Proxies::new(&cfg.proxies),
+            published: watch::channel(cfg.clone()).0,
+            cfg,
+            tls,
+            source,
+        })
+    }
+
+    fn server(&self) -> String {
+        crate::transport::tcp::join_host_port(&self.cfg.server_addr, self.cfg.server_port as u16)
+    }
+
+    /// Re-read the config file and apply it (protocol-wise: CloseProxy/NewProxy for the proxies
+    /// that changed; a new login when the session settings changed). A config that does not
+    /// load or validate changes nothing. `admin` is the API request to answer, if it came from
+    /// there (else SIGHUP).
+    fn reload(&mut self, admin: Option<AdminReload>, status_now: &str) -> Option<Reloaded> {
+        notify::reloading();
+        let strict = admin.as_ref().map(|a| a.strict);
+        let answer = |result: Result<(), ReloadError>| {
+            if let Some(a) = admin {
+                let _ = a.done.send(result);
+            }
+        };
+        let Some(source) = &self.source else {
+            warn!(
+                "reload requested, but frpc was started without a config file; nothing to reload"
+            );
+            notify::ready(status_now);
+            answer(Err(ReloadError::Invalid(
+                "frpc has no config file path".into(),
+            )));
+            return None;
+        };
+        let mut source = source.clone();
+        if let Some(strict) = strict {
+            source.opts.strict = strict;
+        }
+        let new = match source
+            .load_client()
+            .map_err(anyhow::Error::from)
+            .and_then(|(cfg, _)| check_supported(&cfg).map(|()| cfg))
+            .and_then(|cfg| build_tls(&cfg).map(|tls| (cfg, tls)))
+        {
+            Ok(new) => new,
+            Err(e) => {
+                error!("reload failed, keeping the running configuration: {e:#}");
+                notify::ready(&format!("reload failed: {e:#}; {status_now}"));
+                answer(Err(ReloadError::Invalid(format!("{e:#}"))));
+                return None;
+            }
+        };
+        let (new, tls) = new;
+        let old = self.cfg.clone();
+        if new.log.level != old.log.level {
+            if let Err(e) = crate::service::logging::set_level(&new.log.level) {
+                warn!("reload: log.level: {e}");
+            }
+        }
+        let ignored = restart_only_changes(&old, &new);
+        if !ignored.is_empty() {
+            warn!(
+                "reload: {} changed but only take effect after a restart",
+                ignored.join(", ")
+            );
+        }
+        let reconnect = session_settings(&old) != session_settings(&new);
+        let diff = self.proxies.apply(&new.proxies);
+        if reconnect {
+            self.tls = tls;
+            self.key = derive_key(new.auth.token.as_bytes());
+        }
+        self.cfg = Arc::new(new);
+        self.published.send_replace(self.cfg.clone());
+        let what = if reconnect {
+            format!("{}; reconnecting to {}", diff.summary(), self.server())
+        } else {
+            diff.summary()
+        };
+        info!("configuration reloaded: {what}");
+        notify::ready(&format!("reloaded: {what}"));
+        answer(Ok(()));
+        Some(Reloaded { reconnect })
+    }
+}
+
+fn build_tls(cfg: &ClientConfig) -> anyhow::Result<Option<Arc<ClientTls>>> {
+    if !cfg.transport.tls.enable {
+        return Ok(None);
+    }
+    let t = &cfg.transport.tls;
+    let c = client_config(
+        cfg.tls_server_name(),
+        &t.cert_file,
+        &t.key_file,
+        &t.trusted_ca_file,
+    )
+    .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+    Ok(Some(Arc::new(c)))
+}
+
+/// Everything of the config a logged-in session depends on: when it differs, frpc logs in
+/// again. Proxies and visitors are diffed by name instead; logging, the admin API and the stop
+/// timeout are applied (or reported) without touching the session.
+fn session_settings(cfg: &ClientConfig) -> ClientConfig {
+    ClientConfig {
+        proxies: Vec::new(),
+        visitors: Vec::new(),
+        log: Default::default(),
+        web_server: Default::default(),
+        includes: Vec::new(),
+        start: Vec::new(),
+        graceful_stop_timeout: 0,
+        ..cfg.clone()
+    }
+}
+
+/// Options a reload cannot apply (the process keeps the old values), by name.
+fn restart_only_changes(old: &ClientConfig, new: &ClientConfig) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if old.log.to != new.log.to {
+        out.push("log.to");
+    }
+    if old.log.max_days != new.log.max_days {
+        out.push("log.maxDays");
+    }
+    if old.log.disable_print_color != new.log.disable_print_color {
+        out.push("log.disablePrintColor");
+    }
+    // The admin API keeps its socket; its credentials follow the reload.
+    let (a, b) = (&old.web_server, &new.web_server);
+    if a.addr != b.addr || a.port != b.port || a.tls != b.tls {
+        out.push("webServer.addr/port/tls");
+    }
+    out
+}
+
+/// Run frpc until a stop is requested (or the first login fails with `loginFailExit`);
+/// `source` is the file a reload (SIGHUP) reads again.
+pub async fn run(
+    cfg: ClientConfig,
+    source: Option<ConfigSource>,
+    life: Lifecycle,
+) -> anyhow::Result<()> {
+    let Lifecycle {
+        stop,
+        mut reloads,
+        trigger,
+    } = life;
+    let mut client = Client::new(cfg, source)?;
+    let (admin_tx, mut admin_rx) = mpsc::channel(4);
+    if client.cfg.web_server.port > 0 {
+        admin::start(Admin {
+            proxies: client.proxies.clone(),
+            cfg: client.published.subscribe(),
+            reload: admin_tx,
+            stop: trigger,
+            path: client.source.as_ref().map(|s| s.path.clone()),
+        })
+        .await?;
+    } else {
+        // No API: the channel is closed and never yields.
+        drop(admin_tx);
+    }
     let mut run_id = String::new();
     let mut ever_logged_in = false;
     let mut told_ready = false;
-    let server = crate::transport::tcp::join_host_port(&cfg.server_addr, cfg.server_port as u16);
     notify::spawn_watchdog();
     let mut delay = Duration::ZERO;
     loop {
         let attempt = tokio::select! {
-            r = login(&cfg, tls.clone(), &run_id) => r,
-            _ = &mut shutdown => {
-                notify::stopping();
+            r = login(&client.cfg, client.tls.clone(), &run_id) => r,
+            _ = stop.requested() => {
+                stopped();
                 return Ok(());
             }
+            r = reload_requested(&mut reloads, &mut admin_rx) => {
+                // Not logged in: apply and try again at once with what was just loaded.
+                let status = format!("logging in to {}", client.server());
+                client.reload(r, &status);
+                continue;
+            }
         };
+        let server = client.server();
         match attempt {
             Ok((connector, control_stream, id)) => {
                 info!(run_id = %id, "login to server success, get run id [{id}]");
-                let line = format!(
-                    "logged in to {server}, run id {id}, {} proxies",
-                    cfg.proxies.len()
-                );
-                if ever_logged_in || told_ready {
-                    notify::status(&line);
-                } else {
-                    notify::ready(&line);
-                    told_ready = true;
-                }
                 run_id = id;
                 ever_logged_in = true;
                 let session = Arc::new(Session {
-                    cfg: cfg.clone(),
+                    cfg: client.cfg.clone(),
                     connector,
                     run_id: run_id.clone(),
-                    key,
-                    proxies: proxies.clone(),
+                    key: client.key,
+                    proxies: client.proxies.clone(),
                     cancel: CancellationToken::new(),
+                    reconnect: CancellationToken::new(),
                 });
-                match control::run(session, control_stream, &mut shutdown).await {
-                    End::Shutdown => {
-                        info!("frpc is stopping");
-                        notify::stopping();
-                        return Ok(());
+                if told_ready {
+                    notify::status(&session.status_line());
+                } else {
+                    notify::ready(&session.status_line());
+                    told_ready = true;
+                }
+                let control = control::run(session.clone(), control_stream, &stop);
+                tokio::pin!(control);
+                let end = loop {
+                    tokio::select! {
+                        end = &mut control => break end,
+                        r = reload_requested(&mut reloads, &mut admin_rx) => {
+                            if let Some(r) = client.reload(r, &session.status_line()) {
+                                if r.reconnect {
+                                    session.reconnect.cancel();
+                                }
+                            }
+                        }
+                    }
+                };
+                match end {
+                    // control::run already said STOPPING and drained.
+                    End::Shutdown => return Ok(()),
+                    End::Reconnect => {
+                        info!("session settings changed, logging in again");
+                        delay = Duration::ZERO;
+                        continue;
                     }
                     End::Lost => {
                         warn!("session to the server ended, reconnecting");
@@ -104,7 +292,7 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
                 }
             }
             Err(e) => {
-                if !ever_logged_in && cfg.login_fail_exit {
+                if !ever_logged_in && client.cfg.login_fail_exit {
                     error!("login to the server failed: {e}. With loginFailExit enabled, no additional retries will be attempted");
                     return Err(anyhow::anyhow!("login to the server failed: {e}"));
                 }
@@ -123,13 +311,33 @@ pub async fn run(cfg: ClientConfig, shutdown: impl Future<Output = ()>) -> anyho
         if !delay.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(jitter(delay)) => {}
-                _ = &mut shutdown => {
-                notify::stopping();
+                _ = stop.requested() => {
+                stopped();
                 return Ok(());
             }
+                r = reload_requested(&mut reloads, &mut admin_rx) => {
+                    let status = format!("waiting to log in to {}", client.server());
+                    client.reload(r, &status);
+                }
             }
         }
     }
+}
+
+/// The next reload request: SIGHUP (`None`) or the admin API (its request).
+async fn reload_requested(
+    reloads: &mut Reloads,
+    admin: &mut mpsc::Receiver<AdminReload>,
+) -> Option<AdminReload> {
+    tokio::select! {
+        _ = next_reload(reloads) => None,
+        Some(r) = admin.recv() => Some(r),
+    }
+}
+
+fn stopped() {
+    info!("frpc is stopping");
+    notify::stopping();
 }
 
 /// Backoff between failed logins: 1 s doubling to 10 s before the first success, 2 s doubling
@@ -171,9 +379,6 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
     }
     if !cfg.virtual_net.address.is_empty() {
         anyhow::bail!("virtualNet.address is not supported by this frpc build yet");
-    }
-    if cfg.web_server.port != 0 {
-        anyhow::bail!("webServer.port (admin API) is not supported by this frpc build yet");
     }
     if let Some(v) = cfg.visitors.first() {
         anyhow::bail!(

@@ -138,6 +138,9 @@ pub struct ClientConfig {
     pub includes: Vec<String>,
     pub proxies: Vec<ProxyConfig>,
     pub visitors: Vec<VisitorConfig>,
+    /// Ours, not frp's: seconds a stop (SIGTERM) waits for live connections to finish before
+    /// exiting; 0 stops at once. A second signal always stops at once.
+    pub graceful_stop_timeout: i64,
 }
 
 impl Default for ClientConfig {
@@ -162,6 +165,7 @@ impl Default for ClientConfig {
             includes: Vec::new(),
             proxies: Vec::new(),
             visitors: Vec::new(),
+            graceful_stop_timeout: 5,
         }
     }
 }
@@ -227,6 +231,12 @@ impl ClientConfig {
         }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
+        }
+        if self.graceful_stop_timeout < 0 {
+            return Err(format!(
+                "gracefulStopTimeout: invalid value {}, must be 0 or more seconds",
+                self.graceful_stop_timeout
+            ));
         }
         if !LOG_LEVELS.contains(&self.log.level.as_str()) {
             return Err(format!("log.level: invalid log level '{}', optional values are trace, debug, info, warn, error", self.log.level));

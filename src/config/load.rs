@@ -64,6 +64,23 @@ impl Default for LoadOptions {
     }
 }
 
+/// Where a running daemon's configuration came from, so that a reload can read it again.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: std::path::PathBuf,
+    pub opts: LoadOptions,
+}
+
+impl ConfigSource {
+    pub fn load_server(&self) -> Result<(ServerConfig, LoadReport), ConfigError> {
+        load_server_with(&self.path, self.opts)
+    }
+
+    pub fn load_client(&self) -> Result<(ClientConfig, LoadReport), ConfigError> {
+        load_client_with(&self.path, self.opts)
+    }
+}
+
 /// What a load found besides the config: the format and warnings to print.
 #[derive(Debug, Default, Clone)]
 pub struct LoadReport {

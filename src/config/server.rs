@@ -125,6 +125,9 @@ pub struct ServerConfig {
     pub nathole_analysis_data_reserve_hours: i64,
     pub allow_ports: Vec<PortsRange>,
     pub http_plugins: Vec<HttpPluginOptions>,
+    /// Ours, not frp's: seconds a stop (SIGTERM) waits for live connections to finish before
+    /// exiting; 0 stops at once. A second signal always stops at once.
+    pub graceful_stop_timeout: i64,
 }
 
 impl Default for ServerConfig {
@@ -156,6 +159,7 @@ impl Default for ServerConfig {
             nathole_analysis_data_reserve_hours: 168,
             allow_ports: Vec::new(),
             http_plugins: Vec::new(),
+            graceful_stop_timeout: 5,
         }
     }
 }
@@ -203,6 +207,12 @@ impl ServerConfig {
         }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
+        }
+        if self.graceful_stop_timeout < 0 {
+            return Err(format!(
+                "gracefulStopTimeout: invalid value {}, must be 0 or more seconds",
+                self.graceful_stop_timeout
+            ));
         }
         if !LOG_LEVELS.contains(&self.log.level.as_str()) {
             return Err(format!("log.level: invalid log level '{}', optional values are trace, debug, info, warn, error", self.log.level));

@@ -26,6 +26,10 @@ type Encrypted = CryptoStream<BoxStream>;
 pub struct ControlHandle {
     pub run_id: String,
     pub user: String,
+    /// The token this client logged in with and its AES key: they stay valid for the session
+    /// even when a reload changes `auth.token` (new logins need the new one).
+    pub token: String,
+    pub key: [u8; 16],
     pub pool_count: usize,
     pub auth_work_conns: bool,
     user_conn_timeout: Duration,
@@ -83,8 +87,8 @@ impl ControlHandle {
 
 /// Serve a client whose first message was Login, until its session ends.
 pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, peer: SocketAddr) {
-    let cfg = &server.cfg;
-    if let Err(detail) = check_login(&server, &login) {
+    let cfg = server.cfg();
+    if let Err(detail) = check_login(&cfg, &login) {
         warn!(remote = %peer, user = %login.user, "login refused: {detail}");
         let resp = msg::LoginResp {
             version: crate::FRP_PROTOCOL_VERSION.into(),
@@ -116,6 +120,8 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     let handle = Arc::new(ControlHandle {
         run_id: run_id.clone(),
         user: login.user.clone(),
+        token: cfg.auth.token.clone(),
+        key: crate::proto::crypto::derive_key(cfg.auth.token.as_bytes()),
         pool_count,
         auth_work_conns: cfg
             .auth
@@ -144,14 +150,14 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
             "client login info: ip [{peer}] version [{}] hostname [{}] os [{}] arch [{}]",
             login.version, login.hostname, login.os, login.arch
         );
-        let (reader, writer) = tokio::io::split(CryptoStream::new(conn, server.key));
+        let (reader, writer) = tokio::io::split(CryptoStream::new(conn, handle.key));
         let writer_task = tokio::spawn(write_loop(writer, out_rx, handle.cancel.clone()));
         for _ in 0..pool_count {
             handle.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
         }
         let (msgs, reader_task) = proto_mod::codec::spawn_reader(reader);
         let mut proxies = HashMap::new();
-        read_loop(&server, &handle, msgs, &mut proxies).await;
+        read_loop(&server, &cfg, &handle, msgs, &mut proxies).await;
         // Stop both halves so the connection really closes: the writer shuts down its side on
         // cancel; the reader would otherwise keep the stream alive.
         handle.cancel.cancel();
@@ -186,16 +192,12 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     crate::service::notify::status(&server.status_line());
 }
 
-fn check_login(server: &Server, login: &msg::Login) -> Result<(), String> {
+fn check_login(cfg: &crate::config::ServerConfig, login: &msg::Login) -> Result<(), String> {
     if login.client_spec.always_auth_pass {
         // Only frps's own in-process clients (ssh gateway) may skip auth; never a network peer.
         return Err("always_auth_pass is not accepted from network clients".into());
     }
-    if !auth_key_matches(
-        &server.cfg.auth.token,
-        login.timestamp,
-        &login.privilege_key,
-    ) {
+    if !auth_key_matches(&cfg.auth.token, login.timestamp, &login.privilege_key) {
         return Err(errors::TOKEN_MISMATCH_LOGIN.into());
     }
     Ok(())
@@ -221,13 +223,14 @@ async fn write_loop(
     let _ = w.shutdown().await;
 }
 
+/// `cfg` is the configuration at login: a session keeps its heartbeat settings.
 async fn read_loop(
     server: &Arc<Server>,
+    cfg: &crate::config::ServerConfig,
     handle: &Arc<ControlHandle>,
     mut msgs: mpsc::Receiver<Result<Message, proto_mod::ProtoError>>,
     proxies: &mut HashMap<String, RunningProxy>,
 ) {
-    let cfg = &server.cfg;
     let hb_timeout = cfg.heartbeat_timeout();
     let auth_pings = cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats);
     let mut last_ping = Instant::now();
@@ -282,7 +285,7 @@ async fn read_loop(
             }
             Message::Ping(ping) => {
                 let resp = if auth_pings
-                    && !auth_key_matches(&cfg.auth.token, ping.timestamp, &ping.privilege_key)
+                    && !auth_key_matches(&handle.token, ping.timestamp, &ping.privilege_key)
                 {
                     warn!(run_id = %handle.run_id, "invalid ping: {}", errors::TOKEN_MISMATCH_HEARTBEAT);
                     msg::Pong {

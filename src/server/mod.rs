@@ -10,12 +10,15 @@
 pub mod control;
 pub mod ports;
 pub mod proxy;
+pub mod reload;
 pub mod service;
 pub mod stats;
 pub mod web;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerConfig;
 use control::ControlHandle;
@@ -23,10 +26,12 @@ use ports::PortManager;
 
 /// State shared by every connection of one running frps.
 pub struct Server {
-    pub cfg: ServerConfig,
-    /// AES key derived from `auth.token`, for the control channel and proxy encryption.
-    pub key: [u8; 16],
+    /// The running configuration; a reload swaps it (see [`reload`]). Sessions copy what they
+    /// need at login (token, key), so a new token only applies to new logins.
+    cfg: RwLock<Arc<ServerConfig>>,
     pub tls: Arc<rustls::ServerConfig>,
+    /// Cancelled when a stop begins: proxies stop accepting user connections.
+    pub stopping: CancellationToken,
     /// Logged-in clients by run id.
     pub controls: Mutex<HashMap<String, Arc<ControlHandle>>>,
     /// Proxy names registered by any client (names are global on frps), with their type.
@@ -42,19 +47,28 @@ impl Server {
             crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
                 .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
         Ok(Arc::new(Server {
-            key: crate::proto::crypto::derive_key(cfg.auth.token.as_bytes()),
             tls,
+            stopping: CancellationToken::new(),
             controls: Mutex::new(HashMap::new()),
             proxy_names: Mutex::new(HashMap::new()),
             stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
-            cfg,
+            cfg: RwLock::new(Arc::new(cfg)),
         }))
+    }
+
+    /// A snapshot of the running configuration.
+    pub fn cfg(&self) -> Arc<ServerConfig> {
+        self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_cfg(&self, cfg: ServerConfig) {
+        *self.cfg.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cfg);
     }
 
     /// The error text sent to the client: detailed unless `detailedErrorsToClient = false`.
     pub fn client_error(&self, summary: &str, detail: &str) -> String {
-        if self.cfg.detailed_errors_to_client {
+        if self.cfg().detailed_errors_to_client {
             detail.to_string()
         } else {
             summary.to_string()
@@ -65,9 +79,10 @@ impl Server {
     pub fn status_line(&self) -> String {
         let clients = lock(&self.controls).len();
         let proxies = lock(&self.proxy_names).len();
+        let cfg = self.cfg();
         format!(
             "listening on {}; {clients} clients, {proxies} proxies, {} connections",
-            crate::transport::tcp::join_host_port(&self.cfg.bind_addr, self.cfg.bind_port as u16),
+            crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16),
             self.stats.cur_conns()
         )
     }

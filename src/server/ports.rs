@@ -22,19 +22,16 @@ pub struct PortManager {
 
 impl PortManager {
     pub fn new(allow: &[PortsRange]) -> Self {
-        let mut allowed: Vec<(u16, u16)> = allow
-            .iter()
-            .map(|r| r.bounds())
-            .map(|(a, b)| (a.clamp(1, 65535) as u16, b.clamp(1, 65535) as u16))
-            .collect();
-        if allowed.is_empty() {
-            allowed.push((1, 65535));
-        }
         PortManager {
-            allowed,
+            allowed: allowed_ranges(allow),
             used: HashSet::new(),
             reserved: HashMap::new(),
         }
+    }
+
+    /// A reload changed `allowPorts`: new proxies follow it; ports in use stay open.
+    pub fn set_allowed(&mut self, allow: &[PortsRange]) {
+        self.allowed = allowed_ranges(allow);
     }
 
     pub fn is_allowed(&self, port: u16) -> bool {
@@ -116,6 +113,19 @@ impl PortManager {
         self.reserved
             .insert(name.to_string(), (port, Instant::now()));
     }
+}
+
+/// Empty means every port.
+fn allowed_ranges(allow: &[PortsRange]) -> Vec<(u16, u16)> {
+    let mut allowed: Vec<(u16, u16)> = allow
+        .iter()
+        .map(|r| r.bounds())
+        .map(|(a, b)| (a.clamp(1, 65535) as u16, b.clamp(1, 65535) as u16))
+        .collect();
+    if allowed.is_empty() {
+        allowed.push((1, 65535));
+    }
+    allowed
 }
 
 fn bind(addr: &str, port: u16) -> Option<StdListener> {

@@ -83,18 +83,16 @@ fn start_tcp(
     limit: Option<u64>,
     proxies: &HashMap<String, RunningProxy>,
 ) -> Result<(u16, RunningProxy), String> {
-    let max = server.cfg.max_ports_per_client;
+    let cfg = server.cfg();
+    let max = cfg.max_ports_per_client;
     if max > 0 && proxies.values().filter(|r| r.port.is_some()).count() as i64 >= max {
         return Err(errors::EXCEED_MAX_PORTS.into());
     }
     if !(0..=65535).contains(&p.remote_port) {
         return Err(errors::PORT_NOT_ALLOWED.into());
     }
-    let (port, std_listener) = lock(&server.ports).acquire(
-        &p.proxy_name,
-        p.remote_port as u16,
-        &server.cfg.proxy_bind_addr,
-    )?;
+    let (port, std_listener) =
+        lock(&server.ports).acquire(&p.proxy_name, p.remote_port as u16, &cfg.proxy_bind_addr)?;
     let listener = match TcpListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
@@ -152,6 +150,7 @@ async fn accept_loop(
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = cancel.cancelled() => return,
+            _ = server.stopping.cancelled() => return,
         };
         match accepted {
             Ok((user, peer)) => {
@@ -199,12 +198,7 @@ async fn handle_user_conn(
         }
     };
     let mut work: BoxStream = if proxy.use_encryption || proxy.use_compression {
-        wrap::wrap(
-            work,
-            &server.key,
-            proxy.use_encryption,
-            proxy.use_compression,
-        )
+        wrap::wrap(work, &ctl.key, proxy.use_encryption, proxy.use_compression)
     } else {
         work
     };

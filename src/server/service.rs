@@ -1,7 +1,6 @@
 //! frps's bind port: accept, sniff TLS, run yamux, and dispatch each logical connection on its
 //! first message (protocol.md §2.2, §7.1). A bad peer only ever loses its own connection.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,21 +10,28 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 use super::{control, Server};
+use crate::config::load::ConfigSource;
 use crate::proto::{self, msg, Message};
+use crate::service::signals::next_reload;
+use crate::service::{notify, Lifecycle};
 use crate::transport::mux::{self, MuxConfig};
 use crate::transport::tls::{sniff, Sniffed};
 use crate::transport::{tcp, BoxStream};
 
 const FIRST_MSG_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Run frps until `shutdown` resolves.
+/// Run frps until a stop is requested; `source` is the file a reload (SIGHUP) reads again.
 pub async fn run(
     cfg: crate::config::ServerConfig,
-    shutdown: impl Future<Output = ()>,
+    source: Option<ConfigSource>,
+    life: Lifecycle,
 ) -> anyhow::Result<()> {
+    let Lifecycle {
+        stop, mut reloads, ..
+    } = life;
     check_supported(&cfg)?;
     let server = Server::new(cfg)?;
-    let cfg = &server.cfg;
+    let cfg = server.cfg();
     let listener = tcp::listen(&cfg.bind_addr, cfg.bind_port as u16)
         .await
         .map_err(|e| {
@@ -40,9 +46,8 @@ pub async fn run(
         tokio::spawn(super::web::serve(server.clone(), web));
     }
     info!("frps started successfully");
-    crate::service::notify::ready(&server.status_line());
-    crate::service::notify::spawn_watchdog();
-    tokio::pin!(shutdown);
+    notify::ready(&server.status_line());
+    notify::spawn_watchdog();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -56,16 +61,38 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = next_reload(&mut reloads) => super::reload::reload(&server, source.as_ref()),
+            _ = stop.requested() => break,
         }
     }
     info!("frps is stopping");
-    crate::service::notify::stopping();
+    notify::stopping();
+    // Stop accepting (the bind port and every proxy port), then let the connections already
+    // flowing finish, up to gracefulStopTimeout or a second signal.
+    drop(listener);
+    server.stopping.cancel();
+    let limit = server.cfg().graceful_stop_timeout;
+    let open = server.stats.cur_conns();
+    if open > 0 && limit > 0 {
+        info!("waiting up to {limit}s for {open} connections to finish");
+        let drained = stop
+            .drain(Duration::from_secs(limit as u64), || {
+                server.stats.cur_conns() == 0
+            })
+            .await;
+        if !drained {
+            warn!(
+                "stopping with {} connections still open",
+                server.stats.cur_conns()
+            );
+        }
+    }
     Ok(())
 }
 
-/// Refuse at start the options whose runtime later issues bring, naming the option.
-fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
+/// Refuse at start (and on reload) the options whose runtime later issues bring, naming the
+/// option.
+pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
     let unsupported = [
         (cfg.kcp_bind_port != 0, "kcpBindPort"),
         (cfg.quic_bind_port != 0, "quicBindPort"),
@@ -90,10 +117,11 @@ fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
 }
 
 async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
-    tcp::set_keepalive(&stream, server.cfg.transport.tcp_keepalive);
+    let cfg = server.cfg();
+    tcp::set_keepalive(&stream, cfg.transport.tcp_keepalive);
     let _ = stream.set_nodelay(true);
     let mut tls = false;
-    let conn: BoxStream = match sniff(stream, server.cfg.transport.tls.force).await {
+    let conn: BoxStream = match sniff(stream, cfg.transport.tls.force).await {
         Ok(Sniffed::Tls(s)) => match TlsAcceptor::from(server.tls.clone()).accept(s).await {
             Ok(stream) => {
                 tls = true;
@@ -110,12 +138,12 @@ async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             return;
         }
     };
-    debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", server.cfg.transport.tcp_mux);
-    if !server.cfg.transport.tcp_mux {
+    debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", cfg.transport.tcp_mux);
+    if !cfg.transport.tcp_mux {
         handle_logical(server, conn, peer).await;
         return;
     }
-    let interval = server.cfg.transport.tcp_mux_keepalive_interval;
+    let interval = cfg.transport.tcp_mux_keepalive_interval;
     let mux_cfg = MuxConfig {
         keepalive_interval: (interval > 0).then(|| Duration::from_secs(interval as u64)),
         ..MuxConfig::default()
@@ -170,11 +198,7 @@ async fn register_work_conn(
         return;
     };
     if ctl.auth_work_conns
-        && !crate::proto::crypto::auth_key_matches(
-            &server.cfg.auth.token,
-            m.timestamp,
-            &m.privilege_key,
-        )
+        && !crate::proto::crypto::auth_key_matches(&ctl.token, m.timestamp, &m.privilege_key)
     {
         warn!(remote = %peer, run_id = %m.run_id, "invalid NewWorkConn: {}", crate::proto::errors::TOKEN_MISMATCH_WORK_CONN);
         let resp = msg::StartWorkConn {

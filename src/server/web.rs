@@ -1,148 +1,41 @@
 //! frps's web server (`webServer.*`): HTTP basic auth and the dashboard API (apis.md §2).
 //! This build serves `/healthz` and `GET /api/serverinfo`; other paths answer 404.
 
-use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use base64::Engine;
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, StatusCode};
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tracing::{debug, info};
 
 use super::{lock, Server};
 use crate::config::types::WebServerConfig;
+use crate::web::{self, Resp};
 
-/// Refuse an unauthenticated dashboard reachable from other hosts (our safe default; frp
-/// allows it). `webServer.allowNoAuth = true` opts out.
-pub fn check_safe(cfg: &WebServerConfig) -> Result<(), String> {
-    let loopback = match cfg.addr.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => cfg.addr == "localhost",
-    };
-    if !loopback && cfg.password.is_empty() && !cfg.allow_no_auth {
-        return Err(format!(
-            "webServer: refusing to serve the dashboard on {} without a password; set webServer.password, bind it to 127.0.0.1, or set webServer.allowNoAuth = true",
-            cfg.addr
-        ));
-    }
-    if cfg.tls.is_some() {
-        return Err("webServer.tls is not supported by this build yet".into());
-    }
-    Ok(())
-}
-
+/// Check `webServer.*` and bind the dashboard's port.
 pub async fn bind(cfg: &WebServerConfig) -> anyhow::Result<TcpListener> {
-    check_safe(cfg).map_err(|e| anyhow::anyhow!(e))?;
-    let port = u16::try_from(cfg.port)
-        .map_err(|_| anyhow::anyhow!("webServer.port: invalid port {}", cfg.port))?;
-    let l = crate::transport::tcp::listen(&cfg.addr, port)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "webServer: listen on {}: {e}",
-                crate::transport::tcp::join_host_port(&cfg.addr, port)
-            )
-        })?;
-    info!("dashboard listen on {}", l.local_addr()?);
-    Ok(l)
+    web::bind(cfg, "dashboard").await
 }
 
 pub async fn serve(server: Arc<Server>, listener: TcpListener) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                debug!("dashboard accept error: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let server = server.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(server.clone(), req));
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                debug!(remote = %peer, "dashboard connection error: {e}");
-            }
-        });
-    }
+    web::serve(listener, move |req| handle(server.clone(), req)).await
 }
 
-type Resp = Response<Full<Bytes>>;
-
-fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(CONTENT_TYPE, v);
-    }
-    r
-}
-
-fn authorized(cfg: &WebServerConfig, req: &Request<Incoming>) -> bool {
-    if cfg.user.is_empty() && cfg.password.is_empty() {
-        return true;
-    }
-    let Some(value) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(b64) = value.strip_prefix("Basic ") else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
-    let user_ok: bool = user.as_bytes().ct_eq(cfg.user.as_bytes()).into();
-    let pass_ok: bool = pass.as_bytes().ct_eq(cfg.password.as_bytes()).into();
-    user_ok & pass_ok
-}
-
-async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
     if req.uri().path() == "/healthz" {
-        return Ok(response(StatusCode::OK, "text/plain", ""));
+        return web::response(StatusCode::OK, "", "");
     }
-    if !authorized(&server.cfg.web_server, &req) {
-        let mut r = response(
-            StatusCode::UNAUTHORIZED,
-            "text/plain; charset=utf-8",
-            "Unauthorized\n",
-        );
-        r.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Restricted\""),
-        );
-        return Ok(r);
+    // Credentials are read per request, so a reload that changes them applies at once.
+    if !web::authorized(&server.cfg().web_server, &req) {
+        return web::unauthorized().await;
     }
-    Ok(match (req.method(), req.uri().path()) {
+    match (req.method(), req.uri().path()) {
         (&Method::GET, "/api/serverinfo") => {
             let body = serde_json::to_vec(&server_info(&server)).unwrap_or_default();
-            response(StatusCode::OK, "application/json", body)
+            web::response(StatusCode::OK, "application/json", body)
         }
-        _ => response(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "404 page not found\n",
-        ),
-    })
+        _ => web::not_found(),
+    }
 }
 
 #[derive(Serialize)]
@@ -174,7 +67,7 @@ struct ServerInfo {
 }
 
 fn server_info(server: &Server) -> ServerInfo {
-    let c = &server.cfg;
+    let c = server.cfg();
     let (traffic_in, traffic_out) = server.stats.traffic_today();
     let allow_ports_str = c
         .allow_ports

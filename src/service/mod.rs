@@ -1,5 +1,10 @@
-//! What makes a daemon of frps and frpc: logging, sd_notify and signal handling.
+//! What makes a daemon of frps and frpc: logging, sd_notify, signals, shutdown and reload.
 
+pub mod lifecycle;
+pub mod logfile;
 pub mod logging;
 pub mod notify;
+pub mod shutdown;
 pub mod signals;
+
+pub use lifecycle::Lifecycle;

@@ -26,6 +26,19 @@ pub fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
+/// A configuration reload begins. `Type=notify-reload` (systemd ≥ 253) needs MONOTONIC_USEC
+/// with RELOADING=1 to match the reload to its SIGHUP; READY=1 ends the reload.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[
+            NotifyState::Reloading,
+            now,
+            NotifyState::Status("reloading the configuration"),
+        ]),
+        Err(e) => debug!("cannot read CLOCK_MONOTONIC: {e}"),
+    }
+}
+
 /// The daemon begins to shut down.
 pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);

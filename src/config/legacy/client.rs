@@ -18,6 +18,8 @@ const COMMON: &[Field] = &[
     ("dns_server", "dnsServer", Kind::Str),
     ("nat_hole_stun_server", "natHoleStunServer", Kind::Str),
     ("login_fail_exit", "loginFailExit", Kind::Bool),
+    // Ours (see the v1 key): not in frp, so an frp INI never sets it.
+    ("graceful_stop_timeout", "gracefulStopTimeout", Kind::Int),
     (
         "dial_server_timeout",
         "transport.dialServerTimeout",

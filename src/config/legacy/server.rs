@@ -64,6 +64,8 @@ const COMMON: &[Field] = &[
     ("max_pool_count", "transport.maxPoolCount", Kind::Int),
     ("heartbeat_timeout", "transport.heartbeatTimeout", Kind::Int),
     ("max_ports_per_client", "maxPortsPerClient", Kind::Int),
+    // Ours (see the v1 key): not in frp, so an frp INI never sets it.
+    ("graceful_stop_timeout", "gracefulStopTimeout", Kind::Int),
     ("user_conn_timeout", "userConnTimeout", Kind::Int),
     ("udp_packet_size", "udpPacketSize", Kind::Int),
     (

@@ -1,0 +1,166 @@
+//! The HTTP plumbing frps's dashboard and frpc's admin API share (apis.md §1): binding with our
+//! safe default, HTTP basic auth compared in constant time, plain responses, bounded bodies.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tracing::{debug, info};
+
+use crate::config::types::WebServerConfig;
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// Largest request body we read (frpc's `PUT /api/config`).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Refuse an unauthenticated web server reachable from other hosts (our safe default; frp
+/// allows it). `webServer.allowNoAuth = true` opts out. `what` names it in the error.
+pub fn check_safe(cfg: &WebServerConfig, what: &str) -> Result<(), String> {
+    let loopback = match cfg.addr.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => cfg.addr == "localhost",
+    };
+    if !loopback && cfg.password.is_empty() && !cfg.allow_no_auth {
+        return Err(format!(
+            "webServer: refusing to serve the {what} on {} without a password; set webServer.password, bind it to 127.0.0.1, or set webServer.allowNoAuth = true",
+            cfg.addr
+        ));
+    }
+    if cfg.tls.is_some() {
+        return Err("webServer.tls is not supported by this build yet".into());
+    }
+    Ok(())
+}
+
+/// Check and bind `webServer.addr:port`.
+pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<TcpListener> {
+    check_safe(cfg, what).map_err(|e| anyhow::anyhow!(e))?;
+    let port = u16::try_from(cfg.port)
+        .map_err(|_| anyhow::anyhow!("webServer.port: invalid port {}", cfg.port))?;
+    let l = crate::transport::tcp::listen(&cfg.addr, port)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "webServer: listen on {}: {e}",
+                crate::transport::tcp::join_host_port(&cfg.addr, port)
+            )
+        })?;
+    info!("{what} listen on {}", l.local_addr()?);
+    Ok(l)
+}
+
+/// Serve HTTP/1.1 on `listener`, one task per connection, until the task is dropped.
+pub async fn serve<H, F>(listener: TcpListener, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Resp> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                debug!("web accept error: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let fut = handler(req);
+                async move { Ok::<_, Infallible>(fut.await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(60))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                debug!(remote = %peer, "web connection error: {e}");
+            }
+        });
+    }
+}
+
+pub fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if !content_type.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            r.headers_mut().insert(CONTENT_TYPE, v);
+        }
+    }
+    r
+}
+
+/// A plain-text answer, as frp writes its errors.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    response(status, "text/plain; charset=utf-8", body)
+}
+
+/// Whether the request carries the configured credentials (none configured: everyone).
+pub fn authorized(cfg: &WebServerConfig, req: &Request<Incoming>) -> bool {
+    if cfg.user.is_empty() && cfg.password.is_empty() {
+        return true;
+    }
+    let Some(value) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(b64) = value.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
+    let user_ok: bool = user.as_bytes().ct_eq(cfg.user.as_bytes()).into();
+    let pass_ok: bool = pass.as_bytes().ct_eq(cfg.password.as_bytes()).into();
+    user_ok & pass_ok
+}
+
+/// 401 after frp's 200 ms delay (which slows down password guessing).
+pub async fn unauthorized() -> Resp {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    r.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Restricted\""),
+    );
+    r
+}
+
+/// The request body, at most [`MAX_BODY`] bytes.
+pub async fn body(req: Request<Incoming>) -> Result<Bytes, String> {
+    Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| e.to_string())
+}
+
+pub fn not_found() -> Resp {
+    text(StatusCode::NOT_FOUND, "404 page not found\n")
+}
+
+pub fn method_not_allowed() -> Resp {
+    text(StatusCode::METHOD_NOT_ALLOWED, "")
+}

@@ -1,0 +1,174 @@
+//! frpc's admin API and the commands that use it: `frpc status`, `frpc reload` (the same
+//! reload as SIGHUP), `frpc stop`, plus `GET/PUT /api/config` and basic auth.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+
+fn frpc_cmd(sub: &str, config: &std::path::Path) -> Output {
+    Command::new(frpc_bin())
+        .args([sub, "-c"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// curl: (status code, body).
+fn curl(args: &[&str], url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let t = text(&out.stdout);
+    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn config(bind: u16, admin: u16, proxies: &str) -> String {
+    format!(
+        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nwebServer.addr = \"127.0.0.1\"\nwebServer.port = {admin}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\"\n\n{proxies}"
+    )
+}
+
+fn tcp_proxy(name: &str, local: u16, remote: u16) -> String {
+    format!("[[proxies]]\nname = \"{name}\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n\n")
+}
+
+#[test]
+fn status_reload_config_and_stop_through_the_admin_api() {
+    let bind = free_port();
+    let _frps = start_frps(
+        bind,
+        "auth.token = \"t\"\nallowPorts = [{ start = 1024, end = 65535 }]",
+    );
+    let echo = echo_server();
+    let (admin, p1, p2) = (free_port(), free_port(), free_port());
+    let mut frpc = start_frpc(&config(bind, admin, &tcp_proxy("one", echo.port, p1)));
+    assert!(wait_echo(p1, Duration::from_secs(10)));
+    let url = |path: &str| format!("http://127.0.0.1:{admin}{path}");
+
+    // Auth: none → 401 with the challenge; /healthz is open.
+    let (code, _) = curl(&[], &url("/api/status"));
+    assert_eq!(code, 401);
+    assert_eq!(curl(&[], &url("/healthz")).0, 200);
+    let (code, body) = curl(&["-u", "admin:pw"], &url("/api/status"));
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let one = &v["tcp"][0];
+    assert_eq!(one["name"], "one");
+    assert_eq!(one["type"], "tcp");
+    assert_eq!(one["status"], "running");
+    assert_eq!(one["err"], "");
+    assert_eq!(one["local_addr"], format!("127.0.0.1:{}", echo.port));
+    assert_eq!(one["plugin"], "");
+    assert_eq!(one["remote_addr"], format!("127.0.0.1:{p1}"));
+
+    // frpc status prints frp's table.
+    let out = frpc_cmd("status", &frpc.config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("Proxy Status...\n\nTCP\nName"), "{table}");
+    assert!(
+        table.contains("one") && table.contains("running"),
+        "{table}"
+    );
+
+    // GET /api/config returns the file as written.
+    let (code, body) = curl(&["-u", "admin:pw"], &url("/api/config"));
+    assert_eq!(code, 200);
+    assert_eq!(body, std::fs::read_to_string(&frpc.config).unwrap());
+
+    // PUT /api/config writes without reloading; frpc reload applies it.
+    let new = config(
+        bind,
+        admin,
+        &(tcp_proxy("one", echo.port, p1) + &tcp_proxy("two", echo.port, p2)),
+    );
+    let body_file = frpc.config.with_extension("new");
+    std::fs::write(&body_file, &new).unwrap();
+    let (code, body) = curl(
+        &[
+            "-u",
+            "admin:pw",
+            "-X",
+            "PUT",
+            "--data-binary",
+            &format!("@{}", body_file.display()),
+        ],
+        &url("/api/config"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(std::fs::read_to_string(&frpc.config).unwrap(), new);
+    assert!(!echo_once(p2), "PUT alone does not reload");
+    let mut live = std::net::TcpStream::connect(("127.0.0.1", p1)).unwrap();
+    let out = frpc_cmd("reload", &frpc.config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "reload success\n");
+    assert!(wait_echo(p2, Duration::from_secs(10)));
+    {
+        use std::io::{Read, Write};
+        live.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        live.write_all(b"still here").unwrap();
+        let mut buf = [0u8; 10];
+        live.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"still here", "connection kept across the API reload");
+    }
+
+    // An empty PUT is refused; a broken file makes `frpc reload` fail with the API's 400 text.
+    let (code, body) = curl(&["-u", "admin:pw", "-X", "PUT"], &url("/api/config"));
+    assert_eq!((code, body.as_str()), (400, "body can't be empty"));
+    let good = std::fs::read_to_string(&frpc.config).unwrap();
+    std::fs::write(&frpc.config, good.replace("localPort", "localPrt")).unwrap();
+    let (code, body) = curl(&["-u", "admin:pw"], &url("/api/reload?strictConfig=true"));
+    assert_eq!(code, 400);
+    assert!(body.contains("localPrt"), "{body}");
+    std::fs::write(&frpc.config, &good).unwrap();
+    assert!(echo_once(p1) && echo_once(p2), "nothing changed");
+
+    // frpc stop: answered, then frpc exits 0.
+    let out = frpc_cmd("stop", &frpc.config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "stop success\n");
+    assert_eq!(frpc.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn wrong_credentials_are_refused_and_a_public_api_needs_a_password() {
+    let bind = free_port();
+    let _frps = start_frps(bind, "auth.token = \"t\"");
+    let admin = free_port();
+    let frpc = start_frpc(&config(bind, admin, ""));
+    wait_port(admin, Duration::from_secs(10));
+    let mut wrong = std::fs::read_to_string(&frpc.config).unwrap();
+    wrong = wrong.replace("password = \"pw\"", "password = \"nope\"");
+    let other = frpc.config.with_file_name("wrong.toml");
+    std::fs::write(&other, wrong).unwrap();
+    let out = frpc_cmd("status", &other);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("api status code [401]"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut open = start_frpc(&format!(
+        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nwebServer.addr = \"0.0.0.0\"\nwebServer.port = {}\n",
+        free_port()
+    ));
+    assert_eq!(open.wait_exit(Duration::from_secs(10)), Some(1));
+    assert!(
+        open.log_text()
+            .contains("refusing to serve the admin API on 0.0.0.0 without a password"),
+        "{}",
+        open.log_text()
+    );
+}
