@@ -48,8 +48,18 @@ pub async fn run(
     info!("frps started successfully");
     notify::ready(&server.status_line());
     notify::spawn_watchdog();
+    // STATUS= follows the connection count too, without a message per connection.
+    let mut status_tick = tokio::time::interval(Duration::from_secs(2));
+    let mut last_status = server.status_line();
     loop {
         tokio::select! {
+            _ = status_tick.tick() => {
+                let line = server.status_line();
+                if line != last_status {
+                    notify::status(&line);
+                    last_status = line;
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let server = server.clone();
