@@ -440,3 +440,67 @@ fn proxy_protocol_header(
     let dst = SocketAddr::new(dst_ip, start.dst_port);
     Some(proxy_protocol::tcp_header(version, src, dst).map_err(|e| e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(name: &str, local_port: i64, remote: i64) -> ProxyConfig {
+        ProxyConfig {
+            name: name.into(),
+            kind: "tcp".into(),
+            local_ip: "127.0.0.1".into(),
+            local_port,
+            remote_port: Some(remote),
+            ..Default::default()
+        }
+    }
+
+    fn answer(p: &Proxies, name: &str) {
+        p.on_resp(&msg::NewProxyResp {
+            proxy_name: name.into(),
+            remote_addr: ":1".into(),
+            error: String::new(),
+        });
+    }
+
+    #[test]
+    fn apply_keeps_unchanged_and_closes_only_what_frps_knows() {
+        let p = Proxies::new(&[tcp("a", 1, 10), tcp("b", 2, 20), tcp("c", 3, 30)]);
+        let mut sent: Vec<String> = p.due().into_iter().map(|m| m.proxy_name).collect();
+        sent.sort();
+        assert_eq!(sent, ["a", "b", "c"]);
+        answer(&p, "a");
+        answer(&p, "b");
+        // c is still waiting for its answer: frps may have it, so it must be closed too.
+        let diff = p.apply(&[tcp("a", 1, 10), tcp("c", 3, 31), tcp("d", 4, 40)]);
+        assert_eq!(diff.added, ["d"]);
+        assert_eq!(diff.removed, ["b"]);
+        assert_eq!(diff.changed, ["c"]);
+        assert_eq!(diff.unchanged, 1);
+        let mut closes = p.take_pending_close();
+        closes.sort();
+        assert_eq!(closes, ["b", "c"]);
+        assert!(p.take_pending_close().is_empty(), "closed once");
+        // a keeps running untouched; c and d register (c with its new port).
+        assert!(p.running("a").is_some());
+        let mut due: Vec<(String, i64)> = p
+            .due()
+            .into_iter()
+            .map(|m| (m.proxy_name, m.remote_port))
+            .collect();
+        due.sort();
+        assert_eq!(due, [("c".to_string(), 31), ("d".to_string(), 40)]);
+    }
+
+    #[test]
+    fn a_new_session_forgets_pending_closes() {
+        let p = Proxies::new(&[tcp("a", 1, 10)]);
+        let _ = p.due();
+        answer(&p, "a");
+        p.apply(&[]);
+        p.reset();
+        assert!(p.take_pending_close().is_empty());
+        assert_eq!(p.counts(), (0, 0, 0));
+    }
+}
