@@ -20,19 +20,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
-/// curl: (status code, body).
-fn curl(args: &[&str], url: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .arg(url)
-        .output()
-        .unwrap();
-    let t = text(&out.stdout);
-    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 fn config(bind: u16, admin: u16, proxies: &str) -> String {
     format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nwebServer.addr = \"127.0.0.1\"\nwebServer.port = {admin}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\"\n\n{proxies}"

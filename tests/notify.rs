@@ -54,15 +54,6 @@ fn spawn_notified(bin: &str, config: &std::path::Path, sock_path: &std::path::Pa
         .unwrap()
 }
 
-fn terminate(child: &mut Child) {
-    let ok = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 /// Run `bin` with a notify socket and check READY (with `ready_has`), WATCHDOG, STOPPING.
 fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_running: &dyn Fn()) {
     let dir = tempfile::tempdir().unwrap();
@@ -84,12 +75,7 @@ fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_r
     while_running();
     // SIGHUP: RELOADING=1 with MONOTONIC_USEC (what Type=notify-reload needs), then READY=1
     // with a STATUS naming the result; the process keeps running.
-    let ok = Command::new("kill")
-        .arg("-HUP")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    send_signal(child.id(), "HUP");
     let reload = collect(&sock, &|m| m.contains("READY=1"), Duration::from_secs(10));
     let reloading = reload
         .iter()
@@ -115,7 +101,7 @@ fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_r
         "still running after SIGHUP"
     );
     while_running();
-    terminate(&mut child);
+    send_signal(child.id(), "TERM");
     let last = collect(
         &sock,
         &|m| m.contains("STOPPING=1"),

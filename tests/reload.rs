@@ -5,20 +5,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill -{sig} {pid}");
-}
 
 /// A connection held open through a proxy; each call to `check` makes one round trip on it.
 struct Live {
@@ -71,7 +61,7 @@ fn client(bind: u16, common: &str, proxies: &[String]) -> String {
 /// Rewrite the config and send SIGHUP; wait for the reload's log line (the n-th one).
 fn reload(d: &Daemon, toml: &str, n: usize, expect: &str) {
     std::fs::write(&d.config, toml).unwrap();
-    signal(d.pid(), "HUP");
+    send_signal(d.pid(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let log = d.log_text();
@@ -181,14 +171,10 @@ fn frpc_reload_keeps_live_connections_and_applies_proxy_changes() {
 }
 
 fn server_info(web: u16, user_pass: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-u", user_pass])
-        .arg(format!("http://127.0.0.1:{web}/api/serverinfo"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    curl(
+        &["-u", user_pass],
+        &format!("http://127.0.0.1:{web}/api/serverinfo"),
+    )
 }
 
 fn frps_toml(bind: u16, web: u16, token: &str, allow: &[u16], password: &str) -> String {
@@ -261,7 +247,10 @@ fn frps_reload_applies_runtime_options_and_keeps_sessions() {
     let mut stale = start_frpc(&format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t1\"\n"
     ));
-    assert!(stale.wait_log("token", Duration::from_secs(10)));
+    assert!(stale.wait_log(
+        "token in login doesn't match token from configuration",
+        Duration::from_secs(10)
+    ));
     assert_eq!(stale.wait_exit(Duration::from_secs(10)), Some(1));
     let _frpc2 = start_frpc(&format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t2\"\n\n{}",
@@ -292,7 +281,7 @@ fn frps_graceful_stop_drains_live_connections() {
     let _frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, Duration::from_secs(10)));
     let mut live = Live::open(remote);
-    signal(frps.pid(), "TERM");
+    send_signal(frps.pid(), "TERM");
     assert!(frps.wait_log(
         "waiting up to 30s for 1 connections",
         Duration::from_secs(5)
@@ -336,7 +325,7 @@ fn a_second_signal_or_the_timeout_stops_at_once() {
     // frpc: CloseProxy at once, then waits for the open connection up to its 1 s timeout.
     let mut live = Live::open(remote);
     let t = Instant::now();
-    signal(frpc.pid(), "TERM");
+    send_signal(frpc.pid(), "TERM");
     assert!(frpc.wait_log("waiting up to 1s for 1 connections", Duration::from_secs(5)));
     assert!(
         port_closed(remote, Duration::from_secs(5)),
@@ -360,10 +349,10 @@ fn a_second_signal_or_the_timeout_stops_at_once() {
     let _frpc2 = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, Duration::from_secs(15)));
     let _live = Live::open(remote);
-    signal(frps.pid(), "TERM");
+    send_signal(frps.pid(), "TERM");
     assert!(frps.wait_log("waiting up to 30s", Duration::from_secs(5)));
     let t = Instant::now();
-    signal(frps.pid(), "TERM");
+    send_signal(frps.pid(), "TERM");
     assert_eq!(frps.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(t.elapsed() < Duration::from_secs(2));
 }

@@ -335,12 +335,7 @@ fn garbage_on_bind_port_does_not_disturb_other_clients() {
 #[test]
 fn frpc_sigterm_closes_its_proxies_on_frps() {
     let (frps, mut frpc, _e, remote) = tunnel("", "", "");
-    let status = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(frpc.pid().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(frpc.pid(), "TERM");
     assert_eq!(
         frpc.wait_exit(Duration::from_secs(10)),
         Some(0),

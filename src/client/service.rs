@@ -254,12 +254,7 @@ pub async fn run(
                     cancel: CancellationToken::new(),
                     reconnect: CancellationToken::new(),
                 });
-                if told_ready {
-                    notify::status(&session.status_line());
-                } else {
-                    notify::ready(&session.status_line());
-                    told_ready = true;
-                }
+                announce(&mut told_ready, &session.status_line());
                 let control = control::run(session.clone(), control_stream, &stop);
                 tokio::pin!(control);
                 let end = loop {
@@ -298,13 +293,10 @@ pub async fn run(
                 }
                 error!("login to the server failed: {e}");
                 // A down server must not block boot: ready after the first failed attempt.
-                let line = format!("login to {server} failed: {e}; retrying");
-                if told_ready {
-                    notify::status(&line);
-                } else {
-                    notify::ready(&line);
-                    told_ready = true;
-                }
+                announce(
+                    &mut told_ready,
+                    &format!("login to {server} failed: {e}; retrying"),
+                );
                 delay = next_delay(delay, ever_logged_in);
             }
         }
@@ -332,6 +324,16 @@ async fn reload_requested(
     tokio::select! {
         _ = next_reload(reloads) => None,
         Some(r) = admin.recv() => Some(r),
+    }
+}
+
+/// READY=1 with the first status line, plain STATUS= after it.
+fn announce(told_ready: &mut bool, line: &str) {
+    if *told_ready {
+        notify::status(line);
+    } else {
+        notify::ready(line);
+        *told_ready = true;
     }
 }
 

@@ -30,20 +30,9 @@ impl ShutdownTrigger {
         self.0
             .send_modify(|s| *s = if *s == RUNNING { GRACEFUL } else { NOW });
     }
-
-    /// Skip the graceful stage (e.g. a fatal error elsewhere).
-    pub fn force(&self) {
-        self.0.send_replace(NOW);
-    }
 }
 
 impl Shutdown {
-    /// A handle that never fires (tests, embedded use).
-    pub fn never() -> Shutdown {
-        // With the sender gone, `wait` pends forever.
-        Shutdown(watch::channel(RUNNING).1)
-    }
-
     /// Resolves once a stop was requested (graceful or not).
     pub async fn requested(&self) {
         self.wait(GRACEFUL).await
@@ -52,10 +41,6 @@ impl Shutdown {
     /// Resolves once an immediate stop was requested.
     pub async fn forced(&self) {
         self.wait(NOW).await
-    }
-
-    pub fn is_requested(&self) -> bool {
-        *self.0.borrow() >= GRACEFUL
     }
 
     async fn wait(&self, stage: u8) {
@@ -89,10 +74,10 @@ mod tests {
     #[tokio::test]
     async fn two_requests_go_from_graceful_to_now() {
         let (trigger, shutdown) = channel();
-        assert!(!shutdown.is_requested());
+        let early = tokio::time::timeout(Duration::from_millis(20), shutdown.requested()).await;
+        assert!(early.is_err(), "nothing requested yet");
         trigger.request();
         shutdown.requested().await;
-        assert!(shutdown.is_requested());
         let forced = tokio::time::timeout(Duration::from_millis(50), shutdown.forced()).await;
         assert!(forced.is_err(), "one request is only graceful");
         trigger.request();
@@ -103,7 +88,8 @@ mod tests {
     async fn drain_ends_early_when_idle_or_forced() {
         let (trigger, shutdown) = channel();
         assert!(shutdown.drain(Duration::from_secs(10), || true).await);
-        trigger.force();
+        trigger.request();
+        trigger.request();
         let t = std::time::Instant::now();
         assert!(!shutdown.drain(Duration::from_secs(10), || false).await);
         assert!(t.elapsed() < Duration::from_secs(1));

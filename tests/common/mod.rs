@@ -288,3 +288,26 @@ pub fn frpc_toml(
         "serverAddr = \"127.0.0.1\"\nserverPort = {server_port}\nauth.token = \"{token}\"\nloginFailExit = false\n{common}\n\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local_port}\nremotePort = {remote_port}\n{proxy_extra}\n"
     )
 }
+
+/// `kill -SIG pid` (SIG like "TERM", "HUP"); asserts it was delivered.
+pub fn send_signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -{sig} {pid}");
+}
+
+/// One HTTP request with curl (`args` before the URL): (status code, body).
+pub fn curl(args: &[&str], url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}

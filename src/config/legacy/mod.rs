@@ -382,7 +382,7 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     } else {
         (10, body)
     };
-    if digits.contains('_') && !underscore_ok(body) {
+    if digits.contains('_') && !crate::config::template::underscore_ok(body) {
         return None;
     }
     let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
@@ -403,37 +403,6 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     } else {
         i64::try_from(magnitude).ok()
     }
-}
-
-/// Go's `underscoreOK` for base-0 parsing: `_` only between digits (or after a base prefix).
-fn underscore_ok(body: &str) -> bool {
-    let b = body.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1] | 0x20 == b'x';
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
 }
 
 /// ini.v1 `parseBool`.

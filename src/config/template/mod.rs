@@ -20,6 +20,7 @@ mod exec;
 mod fmt;
 mod lexer;
 mod parser;
+pub(crate) use parser::underscore_ok;
 #[cfg(test)]
 mod tests;
 

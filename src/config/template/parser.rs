@@ -259,8 +259,9 @@ fn unquote(lit: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Go's `underscoreOK`.
-fn underscore_ok(s: &str) -> bool {
+/// Go's `underscoreOK` (strconv, base-0 parsing): `_` only between digits or after a base
+/// prefix; an optional sign first. The legacy INI parser uses it too.
+pub(crate) fn underscore_ok(s: &str) -> bool {
     let mut b = s.as_bytes();
     if let Some(&(b'-' | b'+')) = b.first() {
         b = &b[1..];
