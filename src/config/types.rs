@@ -128,31 +128,38 @@ impl PortsRange {
     }
 }
 
-/// Parse the CLI/INI range form `"2000-3000,3001"`.
+/// Parse the CLI/INI range form `"2000-3000,3001"` as frp's `NewPortsRangeSliceFromString`
+/// does: every item is `N` or `A-B` with A ≤ B (an empty item is an error); an empty string is
+/// no ranges.
 pub fn parse_port_ranges(s: &str) -> Result<Vec<PortsRange>, String> {
+    if s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let parse = |t: &str| {
+    for item in s.split(',') {
+        let num = |t: &str| {
             t.trim()
                 .parse::<i64>()
-                .map_err(|_| format!("invalid port range item '{item}'"))
+                .map_err(|_| format!("range number is invalid: '{item}'"))
         };
-        match item.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (parse(a)?, parse(b)?);
-                if a > b {
-                    return Err(format!("invalid port range item '{item}': start > end"));
+        let parts: Vec<&str> = item.split('-').collect();
+        match parts.as_slice() {
+            [one] => out.push(PortsRange {
+                single: num(one)?,
+                ..Default::default()
+            }),
+            [lo, hi] => {
+                let (lo, hi) = (num(lo)?, num(hi)?);
+                if hi < lo {
+                    return Err(format!("range number is invalid: '{item}'"));
                 }
                 out.push(PortsRange {
-                    start: a,
-                    end: b,
+                    start: lo,
+                    end: hi,
                     single: 0,
                 });
             }
-            None => out.push(PortsRange {
-                single: parse(item)?,
-                ..Default::default()
-            }),
+            _ => return Err(format!("range number is invalid: '{item}'")),
         }
     }
     Ok(out)
@@ -169,5 +176,8 @@ mod tests {
         assert_eq!(r[1].bounds(), (3001, 3001));
         assert!(parse_port_ranges("3-1").is_err());
         assert!(parse_port_ranges("x").is_err());
+        assert!(parse_port_ranges("2000-3000,").is_err());
+        assert!(parse_port_ranges("1-2-3").is_err());
+        assert!(parse_port_ranges(" ").unwrap().is_empty());
     }
 }

@@ -478,30 +478,19 @@ pub(crate) fn parse_range_numbers(s: &str) -> Result<Vec<i64>, String> {
     Ok(out)
 }
 
-/// `allow_ports = 2000-3000,3001` → `[{start,end},{single}]` (frp's
-/// `NewPortsRangeSliceFromString`; frp drops the whole list on a bad item, here it is an error).
+/// `allow_ports = 2000-3000,3001` → `[{start,end},{single}]` (frp drops the whole list on a
+/// bad item; here it is an error).
 pub(crate) fn parse_ports_ranges(s: &str) -> Result<Value, String> {
-    let mut out = Vec::new();
-    for item in s.trim().split(',') {
-        let num = |t: &str| {
-            t.trim()
-                .parse::<i64>()
-                .map_err(|_| format!("range number is invalid: '{item}'"))
-        };
-        let parts: Vec<&str> = item.split('-').collect();
-        match parts.as_slice() {
-            [one] => out.push(serde_json::json!({ "single": num(one)? })),
-            [lo, hi] => {
-                let (lo, hi) = (num(lo)?, num(hi)?);
-                if hi < lo {
-                    return Err(format!("range number is invalid: '{item}'"));
-                }
-                out.push(serde_json::json!({ "start": lo, "end": hi }));
-            }
-            _ => return Err(format!("range number is invalid: '{item}'")),
-        }
-    }
-    Ok(Value::Array(out))
+    let ranges = crate::config::types::parse_port_ranges(s)?;
+    Ok(Value::Array(
+        ranges
+            .iter()
+            .map(|r| match r.single {
+                0 => serde_json::json!({ "start": r.start, "end": r.end }),
+                n => serde_json::json!({ "single": n }),
+            })
+            .collect(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
