@@ -111,7 +111,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 }
 
 /// Whether the request carries the configured credentials (none configured: everyone).
-pub fn authorized(cfg: &WebServerConfig, req: &Request<Incoming>) -> bool {
+fn authorized(cfg: &WebServerConfig, req: &Request<Incoming>) -> bool {
     if cfg.user.is_empty() && cfg.password.is_empty() {
         return true;
     }
@@ -137,8 +137,20 @@ pub fn authorized(cfg: &WebServerConfig, req: &Request<Incoming>) -> bool {
     user_ok & pass_ok
 }
 
+/// What frp answers before any route (apis.md §1): `/healthz` is open to all, everything else
+/// needs the credentials of `cfg`. `None`: go on to the routes.
+pub async fn guard(cfg: &WebServerConfig, req: &Request<Incoming>) -> Option<Resp> {
+    if req.uri().path() == "/healthz" {
+        return Some(response(StatusCode::OK, "", ""));
+    }
+    if !authorized(cfg, req) {
+        return Some(unauthorized().await);
+    }
+    None
+}
+
 /// 401 after frp's 200 ms delay (which slows down password guessing).
-pub async fn unauthorized() -> Resp {
+async fn unauthorized() -> Resp {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
     r.headers_mut().insert(

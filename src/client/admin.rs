@@ -48,14 +48,11 @@ pub async fn start(admin: Admin) -> anyhow::Result<()> {
 }
 
 async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Resp {
-    let path = req.uri().path().to_string();
-    if path == "/healthz" {
-        return web::response(StatusCode::OK, "", "");
-    }
     let creds = admin.cfg.borrow().web_server.clone();
-    if !web::authorized(&creds, &req) {
-        return web::unauthorized().await;
+    if let Some(r) = web::guard(&creds, &req).await {
+        return r;
     }
+    let path = req.uri().path().to_string();
     match (path.as_str(), req.method().clone()) {
         ("/api/reload", Method::GET) => reload(&admin, &req).await,
         ("/api/stop", Method::POST) => {

@@ -22,12 +22,9 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) {
 }
 
 async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
-    if req.uri().path() == "/healthz" {
-        return web::response(StatusCode::OK, "", "");
-    }
     // Credentials are read per request, so a reload that changes them applies at once.
-    if !web::authorized(&server.cfg().web_server, &req) {
-        return web::unauthorized().await;
+    if let Some(r) = web::guard(&server.cfg().web_server, &req).await {
+        return r;
     }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/api/serverinfo") => {
