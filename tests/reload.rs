@@ -280,6 +280,9 @@ fn frps_graceful_stop_drains_live_connections() {
     let remote = free_port();
     let _frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, Duration::from_secs(10)));
+    // The probe connection must be gone from frps's count before the signal, or the drain
+    // would (rightly) wait for it too.
+    assert!(frps.wait_log("connection closed, 5 bytes in", Duration::from_secs(5)));
     let mut live = Live::open(remote);
     send_signal(frps.pid(), "TERM");
     assert!(frps.wait_log(
@@ -321,6 +324,8 @@ fn a_second_signal_or_the_timeout_stops_at_once() {
         "",
     ));
     assert!(wait_echo(remote, Duration::from_secs(10)));
+    // As above: the probe connection must have left frpc's count first.
+    assert!(frpc.wait_log("work connection closed, 5 bytes", Duration::from_secs(5)));
 
     // frpc: CloseProxy at once, then waits for the open connection up to its 1 s timeout.
     let mut live = Live::open(remote);
