@@ -354,6 +354,24 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
         metas: c.metadatas.clone(),
         annotations: c.annotations.clone(),
         remote_port: c.remote_port.unwrap_or(0),
+        custom_domains: c.custom_domains.clone().unwrap_or_default(),
+        subdomain: c.subdomain.clone().unwrap_or_default(),
+        locations: c.locations.clone().unwrap_or_default(),
+        http_user: c.http_user.clone().unwrap_or_default(),
+        http_pwd: c.http_password.clone().unwrap_or_default(),
+        host_header_rewrite: c.host_header_rewrite.clone().unwrap_or_default(),
+        headers: c
+            .request_headers
+            .as_ref()
+            .map(|h| h.set.clone())
+            .unwrap_or_default(),
+        response_headers: c
+            .response_headers
+            .as_ref()
+            .map(|h| h.set.clone())
+            .unwrap_or_default(),
+        route_by_http_user: c.route_by_http_user.clone().unwrap_or_default(),
+        multiplexer: c.multiplexer.clone().unwrap_or_default(),
         ..Default::default()
     }
 }

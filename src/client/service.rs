@@ -389,7 +389,7 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
         );
     }
     for p in &cfg.proxies {
-        if p.kind != "tcp" {
+        if !matches!(p.kind.as_str(), "tcp" | "http" | "https" | "tcpmux") {
             anyhow::bail!(
                 "proxy [{}]: type {} is not supported by this frpc build yet",
                 p.name,
@@ -408,7 +408,7 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
                 p.name
             );
         }
-        if !p.load_balancer.group.is_empty() {
+        if !p.load_balancer.group.is_empty() && p.kind == "tcp" {
             anyhow::bail!(
                 "proxy [{}]: loadBalancer.group is not supported by this frpc build yet",
                 p.name

@@ -55,7 +55,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub fn auth_key_matches(secret: &str, timestamp: i64, got: &str) -> bool {
     let want = auth_key(secret, timestamp);
     // `ct_eq` on slices of different lengths is false (the length is not secret).
-    bool::from(want.as_bytes().ct_eq(got.as_bytes()))
+    ct_eq(want.as_bytes(), got.as_bytes())
+}
+
+/// Constant-time equality for secrets (tokens, passwords, group keys); different lengths are
+/// unequal at once (the length is not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
 }
 
 /// The CFB shift register shared by both directions.

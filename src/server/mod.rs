@@ -5,6 +5,7 @@
 //! - [`control`]: one logged-in client: its encrypted control channel and work-connection pool.
 //! - [`proxy`]: the proxies a client registers (tcp listeners and their user connections).
 //! - [`ports`]: which remote ports proxies may take.
+//! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
 
 pub mod control;
@@ -13,6 +14,7 @@ pub mod proxy;
 pub mod reload;
 pub mod service;
 pub mod stats;
+pub mod vhost;
 pub mod web;
 
 use std::collections::HashMap;
@@ -38,6 +40,7 @@ pub struct Server {
     pub proxy_names: Mutex<HashMap<String, String>>,
     pub stats: stats::Stats,
     pub ports: Mutex<PortManager>,
+    pub vhost: vhost::Vhosts,
 }
 
 impl Server {
@@ -53,6 +56,7 @@ impl Server {
             proxy_names: Mutex::new(HashMap::new()),
             stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
+            vhost: vhost::Vhosts::default(),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

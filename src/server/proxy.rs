@@ -1,11 +1,12 @@
 //! Proxies registered on frps (protocol.md §7.7, §10.1): validation of a NewProxy, the tcp
-//! listener on the remote port, and each user connection spliced to a work connection.
+//! listener on the remote port, and [`Target`]: how any proxy type turns a user connection into
+//! a wrapped work connection of its client.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -14,22 +15,137 @@ use super::{lock, Server};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod, errors};
 use crate::transport::wrap::{self, LimitedStream, Limiter};
-use crate::transport::{splice, BoxStream};
+use crate::transport::{splice, AsyncStream, BoxStream};
 
 /// A proxy this client registered; dropping it does not stop it, [`close`] does.
 pub struct RunningProxy {
     pub kind: String,
     pub port: Option<u16>,
     cancel: CancellationToken,
+    /// Undo the registration (vhost routes, group membership) when the proxy closes.
+    cleanup: Vec<Box<dyn FnOnce() + Send>>,
 }
 
-/// What a user connection of a tcp proxy needs to know.
-struct TcpProxy {
-    name: String,
+impl RunningProxy {
+    pub fn new(kind: &str, port: Option<u16>, cancel: CancellationToken) -> RunningProxy {
+        RunningProxy {
+            kind: kind.to_string(),
+            port,
+            cancel,
+            cleanup: Vec::new(),
+        }
+    }
+
+    pub fn on_close(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.cleanup.push(Box::new(f));
+    }
+
+    /// Undo what was registered so far (a later step of the registration failed).
+    pub fn undo(&mut self) {
+        for f in self.cleanup.drain(..) {
+            f();
+        }
+    }
+}
+
+/// Where the user connections of one proxy go: its client's work connections, wrapped the way
+/// the proxy asked (§8). Every proxy type that carries streams uses it.
+pub struct Target {
+    pub name: String,
+    pub kind: String,
+    pub ctl: Arc<ControlHandle>,
     use_encryption: bool,
     use_compression: bool,
     /// The proxy's limiter when `bandwidthLimitMode = "server"` (frps then limits plaintext).
     limiter: Option<Arc<Limiter>>,
+}
+
+impl Target {
+    pub fn new(
+        ctl: &Arc<ControlHandle>,
+        kind: &str,
+        p: &msg::NewProxy,
+        limit: Option<u64>,
+    ) -> Arc<Target> {
+        Arc::new(Target {
+            name: p.proxy_name.clone(),
+            kind: kind.to_string(),
+            ctl: ctl.clone(),
+            use_encryption: p.use_encryption,
+            use_compression: p.use_compression,
+            limiter: match (limit, p.bandwidth_limit_mode.as_str()) {
+                (Some(rate), "server") => Some(Limiter::new(rate)),
+                _ => None,
+            },
+        })
+    }
+
+    /// A work connection for one user connection from `src` (to `dst` on frps, when known),
+    /// after its StartWorkConn, wrapped.
+    pub async fn connect(
+        &self,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+    ) -> Result<BoxStream, String> {
+        let start = msg::StartWorkConn {
+            proxy_name: self.name.clone(),
+            src_addr: src.map(|a| a.ip().to_string()).unwrap_or_default(),
+            src_port: src.map(|a| a.port()).unwrap_or(0),
+            dst_addr: dst.map(|a| a.ip().to_string()).unwrap_or_default(),
+            dst_port: dst.map(|a| a.port()).unwrap_or(0),
+            error: String::new(),
+        };
+        let work = start_work_conn(&self.ctl, start).await?;
+        let mut work: BoxStream = if self.use_encryption || self.use_compression {
+            wrap::wrap(
+                work,
+                &self.ctl.key,
+                self.use_encryption,
+                self.use_compression,
+            )
+        } else {
+            work
+        };
+        if let Some(l) = &self.limiter {
+            work = Box::new(LimitedStream::new(work, l.clone()));
+        }
+        Ok(work)
+    }
+
+    /// Carry one user connection to the end: a work connection, then bytes both ways. Ends early
+    /// when the client's session ends (its work connections are gone anyway).
+    pub async fn serve<S: AsyncStream>(
+        &self,
+        server: &Server,
+        mut user: S,
+        peer: SocketAddr,
+        dst: Option<SocketAddr>,
+    ) {
+        let run = async {
+            let mut work = match self.connect(Some(peer), dst).await {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(proxy_name = %self.name, remote = %peer, "failed to get work connection: {e}");
+                    return;
+                }
+            };
+            debug!(proxy_name = %self.name, remote = %peer, "join connections");
+            let _open = server.stats.connection();
+            match splice::splice(&mut user, &mut work).await {
+                Ok((up, down)) => {
+                    server.stats.add_traffic(up, down);
+                    debug!(proxy_name = %self.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out")
+                }
+                Err(e) => {
+                    debug!(proxy_name = %self.name, remote = %peer, "connection closed: {e}")
+                }
+            }
+        };
+        tokio::select! {
+            _ = run => {}
+            _ = self.ctl.cancel.cancelled() => {}
+        }
+    }
 }
 
 /// Register a NewProxy for this client; returns `remote_addr` or the detailed error text.
@@ -47,11 +163,6 @@ pub fn register(
     if !crate::config::proxy::PROXY_TYPES.contains(&kind.as_str()) {
         return Err(errors::unknown_proxy_type(&kind));
     }
-    if kind != "tcp" {
-        return Err(format!(
-            "proxy type [{kind}] is not supported by this frps build yet"
-        ));
-    }
     let limit =
         wrap::parse_bandwidth(&p.bandwidth_limit).map_err(|e| format!("bandwidth_limit: {e}"))?;
     {
@@ -61,13 +172,21 @@ pub fn register(
         }
         names.insert(p.proxy_name.clone(), kind.clone());
     }
-    let result = start_tcp(server, ctl, &p, limit, proxies);
+    let target = Target::new(ctl, &kind, &p, limit);
+    let result = match kind.as_str() {
+        "tcp" => start_tcp(server, &target, &p, proxies),
+        "http" => super::vhost::http::register(server, &target, &p),
+        "https" => super::vhost::https::register(server, &target, &p),
+        "tcpmux" => super::vhost::tcpmux::register(server, &target, &p),
+        _ => Err(format!(
+            "proxy type [{kind}] is not supported by this frps build yet"
+        )),
+    };
     match result {
-        Ok((port, running)) => {
-            info!(run_id = %ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %kind, "tcp proxy listen port [{port}]");
+        Ok((remote_addr, running)) => {
             server.stats.proxy_opened(&kind);
             proxies.insert(p.proxy_name.clone(), running);
-            Ok(format!(":{port}"))
+            Ok(remote_addr)
         }
         Err(e) => {
             lock(&server.proxy_names).remove(&p.proxy_name);
@@ -78,11 +197,10 @@ pub fn register(
 
 fn start_tcp(
     server: &Arc<Server>,
-    ctl: &Arc<ControlHandle>,
+    target: &Arc<Target>,
     p: &msg::NewProxy,
-    limit: Option<u64>,
     proxies: &HashMap<String, RunningProxy>,
-) -> Result<(u16, RunningProxy), String> {
+) -> Result<(String, RunningProxy), String> {
     let cfg = server.cfg();
     let max = cfg.max_ports_per_client;
     if max > 0 && proxies.values().filter(|r| r.port.is_some()).count() as i64 >= max {
@@ -100,30 +218,17 @@ fn start_tcp(
             return Err(format!("{}: {e}", errors::PORT_UNAVAILABLE));
         }
     };
-    let cancel = ctl.cancel.child_token();
-    let info = Arc::new(TcpProxy {
-        name: p.proxy_name.clone(),
-        use_encryption: p.use_encryption,
-        use_compression: p.use_compression,
-        limiter: match (limit, p.bandwidth_limit_mode.as_str()) {
-            (Some(rate), "server") => Some(Limiter::new(rate)),
-            _ => None,
-        },
-    });
+    let cancel = target.ctl.cancel.child_token();
     tokio::spawn(accept_loop(
         server.clone(),
-        ctl.clone(),
-        info,
+        target.clone(),
         listener,
         cancel.clone(),
     ));
+    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}]");
     Ok((
-        port,
-        RunningProxy {
-            kind: "tcp".into(),
-            port: Some(port),
-            cancel,
-        },
+        format!(":{port}"),
+        RunningProxy::new("tcp", Some(port), cancel),
     ))
 }
 
@@ -131,6 +236,9 @@ fn start_tcp(
 /// their own close) and free its name and port.
 pub fn close(server: &Server, name: &str, p: RunningProxy) {
     p.cancel.cancel();
+    for f in p.cleanup {
+        f();
+    }
     if let Some(port) = p.port {
         lock(&server.ports).release(name, port);
     }
@@ -141,8 +249,7 @@ pub fn close(server: &Server, name: &str, p: RunningProxy) {
 
 async fn accept_loop(
     server: Arc<Server>,
-    ctl: Arc<ControlHandle>,
-    proxy: Arc<TcpProxy>,
+    target: Arc<Target>,
     listener: TcpListener,
     cancel: CancellationToken,
 ) {
@@ -154,65 +261,16 @@ async fn accept_loop(
         };
         match accepted {
             Ok((user, peer)) => {
-                let (server, ctl, proxy, cancel) =
-                    (server.clone(), ctl.clone(), proxy.clone(), cancel.clone());
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = handle_user_conn(&server, &ctl, &proxy, user, peer) => {}
-                        // The client session ended: its work connections are gone anyway.
-                        _ = ctl.cancel.cancelled() => {}
-                    }
-                    drop(cancel);
-                });
+                let _ = user.set_nodelay(true);
+                let dst = user.local_addr().ok();
+                let (server, target) = (server.clone(), target.clone());
+                tokio::spawn(async move { target.serve(&server, user, peer, dst).await });
             }
             Err(e) => {
-                warn!(proxy_name = %proxy.name, "accept error: {e}");
+                warn!(proxy_name = %target.name, "accept error: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
-    }
-}
-
-async fn handle_user_conn(
-    server: &Server,
-    ctl: &ControlHandle,
-    proxy: &TcpProxy,
-    mut user: TcpStream,
-    peer: SocketAddr,
-) {
-    let _ = user.set_nodelay(true);
-    let local = user.local_addr().ok();
-    let start = msg::StartWorkConn {
-        proxy_name: proxy.name.clone(),
-        src_addr: peer.ip().to_string(),
-        src_port: peer.port(),
-        dst_addr: local.map(|a| a.ip().to_string()).unwrap_or_default(),
-        dst_port: local.map(|a| a.port()).unwrap_or(0),
-        error: String::new(),
-    };
-    let work = match start_work_conn(ctl, start).await {
-        Ok(w) => w,
-        Err(e) => {
-            warn!(proxy_name = %proxy.name, remote = %peer, "failed to get work connection: {e}");
-            return;
-        }
-    };
-    let mut work: BoxStream = if proxy.use_encryption || proxy.use_compression {
-        wrap::wrap(work, &ctl.key, proxy.use_encryption, proxy.use_compression)
-    } else {
-        work
-    };
-    if let Some(l) = &proxy.limiter {
-        work = Box::new(LimitedStream::new(work, l.clone()));
-    }
-    debug!(proxy_name = %proxy.name, remote = %peer, "join connections");
-    let _open = server.stats.connection();
-    match splice::splice(&mut user, &mut work).await {
-        Ok((up, down)) => {
-            server.stats.add_traffic(up, down);
-            debug!(proxy_name = %proxy.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out")
-        }
-        Err(e) => debug!(proxy_name = %proxy.name, remote = %peer, "connection closed: {e}"),
     }
 }
 

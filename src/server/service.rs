@@ -9,12 +9,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::{control, Server};
+use super::{control, vhost, Server};
 use crate::config::load::ConfigSource;
 use crate::proto::{self, msg, Message};
 use crate::service::signals::next_reload;
 use crate::service::{notify, Lifecycle};
 use crate::transport::mux::{self, MuxConfig};
+use crate::transport::prefixed::Prefixed;
 use crate::transport::tls::{sniff, Sniffed};
 use crate::transport::{tcp, BoxStream};
 
@@ -41,6 +42,7 @@ pub async fn run(
             )
         })?;
     info!("frps tcp listen on {}", listener.local_addr()?);
+    start_vhost_listeners(&server).await?;
     if cfg.web_server.port > 0 {
         let web = super::web::bind(&cfg.web_server).await?;
         tokio::spawn(super::web::serve(server.clone(), web));
@@ -111,10 +113,6 @@ pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> 
             "sshTunnelGateway.bindPort",
         ),
         (cfg.auth.method == "oidc", "auth.method = oidc"),
-        (cfg.vhost_http_port != 0, "vhostHTTPPort"),
-        (cfg.vhost_https_port != 0, "vhostHTTPSPort"),
-        (cfg.tcpmux_http_connect_port != 0, "tcpmuxHTTPConnectPort"),
-        (!cfg.custom_404_page.is_empty(), "custom404Page"),
         (cfg.enable_prometheus, "enablePrometheus"),
         (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
         (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
@@ -126,10 +124,125 @@ pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> 
     }
 }
 
-async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+/// Which vhost servers share the bind port (frp's rule, protocol.md §2.3: same port, and
+/// proxies bind where frps binds).
+fn vhost_on_bind_port(cfg: &crate::config::ServerConfig) -> (bool, bool) {
+    let same_addr = cfg.bind_addr == cfg.proxy_bind_addr;
+    (
+        same_addr && cfg.vhost_http_port == cfg.bind_port,
+        same_addr && cfg.vhost_https_port == cfg.bind_port,
+    )
+}
+
+/// Bind the vhost http, https and tcpmux listeners that have ports of their own.
+async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
+    let cfg = server.cfg();
+    let (http_shared, https_shared) = vhost_on_bind_port(&cfg);
+    let bind = |port: i64, what: &'static str| {
+        let addr = cfg.proxy_bind_addr.clone();
+        async move {
+            let l = tcp::listen(&addr, port as u16).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "{what}: listen on {}: {e}",
+                    tcp::join_host_port(&addr, port as u16)
+                )
+            })?;
+            info!(
+                "{what} listen on {}",
+                tcp::join_host_port(&addr, port as u16)
+            );
+            anyhow::Ok(l)
+        }
+    };
+    if cfg.vhost_http_port > 0 && !http_shared {
+        let l = bind(cfg.vhost_http_port, "http service").await?;
+        tokio::spawn(vhost::http::run_listener(server.clone(), l));
+    }
+    if cfg.vhost_https_port > 0 && !https_shared {
+        let l = bind(cfg.vhost_https_port, "https service").await?;
+        tokio::spawn(accept_each(
+            server.clone(),
+            l,
+            |server, conn, peer, dst| async move {
+                vhost::https::serve_conn(server, conn, peer, dst).await
+            },
+        ));
+    }
+    if cfg.tcpmux_http_connect_port > 0 {
+        let l = bind(
+            cfg.tcpmux_http_connect_port,
+            "tcpmux httpconnect multiplexer",
+        )
+        .await?;
+        tokio::spawn(accept_each(
+            server.clone(),
+            l,
+            |server, conn, peer, _| async move { vhost::tcpmux::serve_conn(server, conn, peer).await },
+        ));
+    }
+    Ok(())
+}
+
+/// Accept on `listener` until frps stops, running `serve` for each connection.
+async fn accept_each<F, Fut>(server: Arc<Server>, listener: tokio::net::TcpListener, serve: F)
+where
+    F: Fn(Arc<Server>, TcpStream, SocketAddr, Option<SocketAddr>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = server.stopping.cancelled() => return,
+        };
+        match accepted {
+            Ok((conn, peer)) => {
+                let _ = conn.set_nodelay(true);
+                let dst = conn.local_addr().ok();
+                tokio::spawn(serve(server.clone(), conn, peer, dst));
+            }
+            Err(e) => {
+                warn!("accept error: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// The first bytes of an HTTP/1 request, as frp's bind-port muxer matches them.
+const HTTP_METHOD_PREFIXES: [&[u8; 3]; 9] = [
+    b"GET", b"HEA", b"POS", b"PUT", b"DEL", b"CON", b"OPT", b"TRA", b"PAT",
+];
+
+async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
     let cfg = server.cfg();
     tcp::set_keepalive(&stream, cfg.transport.tcp_keepalive);
     let _ = stream.set_nodelay(true);
+    // With vhost http/https on the bind port, the first bytes decide who gets the connection.
+    let (http_shared, https_shared) = vhost_on_bind_port(&cfg);
+    let mut head = Vec::new();
+    if http_shared || https_shared {
+        head = match read_head(&mut stream, 3).await {
+            Ok(h) => h,
+            Err(e) => {
+                debug!(remote = %peer, "closing connection: {e}");
+                return;
+            }
+        };
+        let dst = stream.local_addr().ok();
+        if https_shared && head.first() == Some(&0x16) {
+            let conn = Prefixed::new(head, stream);
+            return vhost::https::serve_conn(server, conn, peer, dst).await;
+        }
+        if http_shared
+            && HTTP_METHOD_PREFIXES
+                .iter()
+                .any(|m| head.starts_with(&m[..]))
+        {
+            let conn = Prefixed::new(head, stream);
+            return vhost::http::serve_conn(server, conn, peer).await;
+        }
+    }
+    let stream = Prefixed::new(head, stream);
     let mut tls = false;
     let conn: BoxStream = match sniff(stream, cfg.transport.tls.force).await {
         Ok(Sniffed::Tls(s)) => match TlsAcceptor::from(server.tls.clone()).accept(s).await {
@@ -167,6 +280,34 @@ async fn handle_conn(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// One logical connection: a yamux stream or a whole physical connection.
+/// Read up to `n` bytes (fewer only at EOF) within the bind port's 10 s sniffing limit.
+async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = vec![0u8; n];
+    let mut got = 0;
+    let read = async {
+        while got < n {
+            let k = stream.read(&mut head[got..]).await?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        std::io::Result::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no data within 10s"))??;
+    if got == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "early eof",
+        ));
+    }
+    head.truncate(got);
+    Ok(head)
+}
+
 async fn handle_logical(server: Arc<Server>, mut conn: BoxStream, peer: SocketAddr) {
     let first = match tokio::time::timeout(FIRST_MSG_TIMEOUT, proto::read_msg(&mut conn)).await {
         Ok(Ok(m)) => m,

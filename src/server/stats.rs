@@ -36,6 +36,15 @@ impl Stats {
         ConnGuard(self)
     }
 
+    /// For a count that outlives a borrow of the stats (see `vhost::http::ConnCount`).
+    pub fn conn_opened(&self) {
+        self.cur_conns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn conn_closed(&self) {
+        self.cur_conns.fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn roll_day(&self) {
         let now = today();
         if self.day.swap(now, Ordering::Relaxed) != now {

@@ -1,0 +1,531 @@
+//! http proxies (protocol.md §10.3): frps's reverse proxy on `vhostHTTPPort`. Each request is
+//! routed on its host, path and basic-auth user (§9), checked against the route's credentials,
+//! rewritten (Host, X-Forwarded-*, configured headers) and sent over a work connection of the
+//! proxy's client, which keeps serving later requests (keep-alive pool per proxy). Upgrades
+//! (WebSocket) and CONNECT become byte tunnels once the backend agrees.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use super::{
+    build_domains, canonical_addr, not_found_body, parse_basic_auth, router::canonical_host,
+    Registration, Route, RouteKey, RouteSettings,
+};
+use crate::proto::msg;
+use crate::server::proxy::{RunningProxy, Target};
+use crate::server::{lock, Server};
+use crate::transport::AsyncStream;
+
+type RespBody = BoxBody<Bytes, hyper::Error>;
+
+/// Idle work connections kept per proxy, and how long one may stay idle (Go's transport:
+/// MaxIdleConnsPerHost 5, IdleConnTimeout 60 s).
+const MAX_IDLE: usize = 5;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One proxy serving an http route: its target and its idle keep-alive connections.
+pub struct Backend {
+    target: Arc<Target>,
+    idle: Mutex<Vec<(SendRequest<RespBody>, Instant)>>,
+}
+
+pub fn register(
+    server: &Arc<Server>,
+    target: &Arc<Target>,
+    p: &msg::NewProxy,
+) -> Result<(String, RunningProxy), String> {
+    let cfg = server.cfg();
+    if cfg.vhost_http_port == 0 {
+        return Err("type [http] not supported when vhost http port is not set".into());
+    }
+    let domains = build_domains(&p.custom_domains, &p.subdomain, &cfg.sub_domain_host)?;
+    let locations = if p.locations.is_empty() {
+        vec![String::new()]
+    } else {
+        p.locations.clone()
+    };
+    let reg = Registration {
+        proxy_name: &p.proxy_name,
+        group: &p.group,
+        group_key: &p.group_key,
+        settings: RouteSettings {
+            http_user: p.http_user.clone(),
+            http_pwd: p.http_pwd.clone(),
+            host_header_rewrite: p.host_header_rewrite.clone(),
+            request_headers: p.headers.clone().into_iter().collect(),
+            response_headers: p.response_headers.clone().into_iter().collect(),
+        },
+    };
+    let backend = Arc::new(Backend {
+        target: target.clone(),
+        idle: Mutex::new(Vec::new()),
+    });
+    let mut running = RunningProxy::new("http", None, target.ctl.cancel.child_token());
+    let mut addrs = Vec::new();
+    for domain in &domains {
+        for location in &locations {
+            let key = RouteKey {
+                domain: domain.clone(),
+                location: location.clone(),
+                user: p.route_by_http_user.clone(),
+            };
+            if let Err(e) = server.vhost.http.add(&key, &reg, backend.clone()) {
+                running.undo();
+                return Err(e);
+            }
+            let (s, name) = (server.clone(), p.proxy_name.clone());
+            running.on_close(move || s.vhost.http.remove(&key, &name));
+            info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "http",
+                "http proxy listen for host [{domain}] location [{location}] group [{}], routeByHTTPUser [{}]",
+                p.group, p.route_by_http_user);
+            addrs.push(canonical_addr(domain, cfg.vhost_http_port));
+        }
+    }
+    // Idle keep-alive connections belong to this registration; drop them with it.
+    let b = backend.clone();
+    running.on_close(move || lock(&b.idle).clear());
+    Ok((addrs.join(","), running))
+}
+
+/// Accept user connections on the vhost http port until frps stops.
+pub async fn run_listener(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = server.stopping.cancelled() => return,
+        };
+        match accepted {
+            Ok((conn, peer)) => {
+                let _ = conn.set_nodelay(true);
+                tokio::spawn(serve_conn(server.clone(), conn, peer));
+            }
+            Err(e) => {
+                warn!("vhost http accept error: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Serve HTTP/1.1 (and h2c with prior knowledge) on one user connection.
+pub async fn serve_conn<S: AsyncStream + 'static>(server: Arc<Server>, conn: S, peer: SocketAddr) {
+    let svc = hyper::service::service_fn(move |req| {
+        let server = server.clone();
+        async move { Ok::<_, Infallible>(handle(server, req, peer).await) }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    if let Err(e) = builder
+        .serve_connection_with_upgrades(TokioIo::new(conn), svc)
+        .await
+    {
+        debug!(remote = %peer, "vhost http connection ended: {e}");
+    }
+}
+
+fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<RespBody> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn not_found(server: &Server, connect: bool) -> Response<RespBody> {
+    let mut r = full(
+        StatusCode::NOT_FOUND,
+        not_found_body(&server.cfg().custom_404_page),
+    );
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if connect {
+            "text/html"
+        } else {
+            "text/html; charset=utf-8"
+        }),
+    );
+    if connect {
+        if let Ok(v) = HeaderValue::from_str(&format!("frp/{}", crate::FRP_PROTOCOL_VERSION)) {
+            h.insert(header::SERVER, v);
+        }
+    }
+    r
+}
+
+fn unauthorized() -> Response<RespBody> {
+    let mut r = full(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    let h = r.headers_mut();
+    h.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Restricted\""),
+    );
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+fn basic_auth(headers: &HeaderMap, name: HeaderName) -> Option<(String, String)> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic_auth)
+}
+
+async fn handle(
+    server: Arc<Server>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<RespBody> {
+    // An absolute-form HTTP/1 request (proxy style) and every h2 request carry the host in the
+    // URI, which then wins over a Host header (as Go's net/http has it).
+    let absolute = req.version() <= Version::HTTP_11 && req.uri().authority().is_some();
+    let host_raw = req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let host = canonical_host(&host_raw);
+    let path = req.uri().path().to_string();
+    let (auth_user, auth_pwd) =
+        basic_auth(req.headers(), header::AUTHORIZATION).unwrap_or_default();
+    let connect = req.method() == Method::CONNECT;
+
+    // The credentials are those of the route found with the basic-auth user (frp's CheckAuth).
+    if let Some(route) = server.vhost.http.lookup(&host, &path, &auth_user) {
+        if !route.auth_ok(&auth_user, &auth_pwd) {
+            return unauthorized();
+        }
+    }
+    // Proxy-style requests route by their Proxy-Authorization user first.
+    let mut route_user = String::new();
+    if absolute {
+        if let Some((u, _)) = basic_auth(req.headers(), header::PROXY_AUTHORIZATION) {
+            route_user = u;
+        }
+    }
+    if route_user.is_empty() {
+        route_user = auth_user;
+    }
+    let Some(route) = server.vhost.http.lookup(&host, &path, &route_user) else {
+        debug!(remote = %peer, "http request for host [{host}] path [{path}] httpUser [{route_user}] not found");
+        return not_found(&server, connect);
+    };
+    let Some(backend) = route.pick() else {
+        return not_found(&server, connect);
+    };
+    match forward(&server, &route, &backend, req, &host_raw, absolute, peer).await {
+        Ok(r) => r,
+        Err(Failure::Timeout) => {
+            warn!(proxy_name = %backend.target.name, "http request [host: {host}] got no response within {}s", vhost_timeout(&server).as_secs());
+            full(StatusCode::GATEWAY_TIMEOUT, Bytes::new())
+        }
+        Err(Failure::Other(e)) => {
+            warn!(proxy_name = %backend.target.name, "do http proxy request [host: {host}] error: {e}");
+            not_found(&server, connect)
+        }
+    }
+}
+
+enum Failure {
+    Timeout,
+    Other(String),
+}
+
+fn vhost_timeout(server: &Server) -> Duration {
+    let t = server.cfg().vhost_http_timeout;
+    Duration::from_secs(if t <= 0 { 60 } else { t as u64 })
+}
+
+/// Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1, as Go's ReverseProxy).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn upgrade_type(h: &HeaderMap) -> Option<HeaderValue> {
+    let conn_upgrade = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if conn_upgrade {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+fn remove_hop_by_hop(h: &mut HeaderMap) {
+    // Headers named by Connection are hop-by-hop too.
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(*n);
+    }
+}
+
+fn set_header(h: &mut HeaderMap, name: &str, value: &str) {
+    match (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        (Ok(n), Ok(v)) => {
+            h.insert(n, v);
+        }
+        _ => debug!("skipping invalid header {name:?}"),
+    }
+}
+
+async fn forward(
+    server: &Arc<Server>,
+    route: &Route<Backend>,
+    backend: &Arc<Backend>,
+    mut req: Request<Incoming>,
+    host_raw: &str,
+    absolute: bool,
+    peer: SocketAddr,
+) -> Result<Response<RespBody>, Failure> {
+    let settings = &route.settings;
+    let connect = req.method() == Method::CONNECT;
+    let upgrade = upgrade_type(req.headers());
+    let user_upgrade = (upgrade.is_some() || connect).then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+
+    let h = &mut parts.headers;
+    let prior_xff: Vec<String> = h
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    remove_hop_by_hop(h);
+    if let Some(u) = &upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, u.clone());
+    }
+    let mut xff = prior_xff.join(", ");
+    if !xff.is_empty() {
+        xff.push_str(", ");
+    }
+    xff.push_str(&peer.ip().to_string());
+    set_header(h, "x-forwarded-for", &xff);
+    set_header(h, "x-forwarded-host", host_raw);
+    set_header(h, "x-forwarded-proto", "http");
+    let out_host = if settings.host_header_rewrite.is_empty() {
+        host_raw
+    } else {
+        settings.host_header_rewrite.as_str()
+    };
+    set_header(h, "host", out_host);
+    for (k, v) in &settings.request_headers {
+        set_header(h, k, v);
+    }
+    // Towards frpc it is always HTTP/1.1; origin-form unless the user sent a proxy request.
+    parts.version = Version::HTTP_11;
+    if !absolute && !connect {
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        parts.uri = pq
+            .parse::<Uri>()
+            .map_err(|e| Failure::Other(e.to_string()))?;
+    }
+    let out = Request::from_parts(parts, body.boxed());
+
+    // Tunnels get a connection of their own; plain requests reuse idle ones.
+    let tunnel = user_upgrade.is_some();
+    let (mut sender, guard) = backend.sender(server, peer, !tunnel).await?;
+    let resp = match tokio::time::timeout(vhost_timeout(server), sender.send_request(out)).await {
+        Err(_) => return Err(Failure::Timeout),
+        Ok(Err(e)) => return Err(Failure::Other(e.to_string())),
+        Ok(Ok(r)) => r,
+    };
+    if !tunnel {
+        backend.release(sender);
+    }
+    let mut resp = resp;
+    let switching =
+        resp.status() == StatusCode::SWITCHING_PROTOCOLS || (connect && resp.status().is_success());
+    let work_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
+    let (mut parts, body) = resp.into_parts();
+    if !switching {
+        remove_hop_by_hop(&mut parts.headers);
+    }
+    for (k, v) in &settings.response_headers {
+        set_header(&mut parts.headers, k, v);
+    }
+    if let (Some(user_upgrade), Some(work_upgrade)) = (user_upgrade, work_upgrade) {
+        {
+            let name = backend.target.name.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                match tokio::try_join!(user_upgrade, work_upgrade) {
+                    Ok((user, work)) => {
+                        let (mut user, mut work) = (TokioIo::new(user), TokioIo::new(work));
+                        let r = crate::transport::splice::splice(&mut user, &mut work).await;
+                        debug!(proxy_name = %name, "http tunnel closed: {r:?}");
+                    }
+                    Err(e) => debug!(proxy_name = %name, "http upgrade failed: {e}"),
+                }
+            });
+            return Ok(Response::from_parts(
+                parts,
+                Empty::new().map_err(|never| match never {}).boxed(),
+            ));
+        }
+    }
+    Ok(Response::from_parts(
+        parts,
+        Guarded {
+            inner: body,
+            _guard: guard,
+        }
+        .boxed(),
+    ))
+}
+
+/// Counts a request towards frps's open connections (graceful stop waits for it) until its
+/// response body has been sent.
+pub struct ConnCount(Arc<Server>);
+
+impl ConnCount {
+    fn new(server: &Arc<Server>) -> ConnCount {
+        server.stats.conn_opened();
+        ConnCount(server.clone())
+    }
+}
+
+impl Drop for ConnCount {
+    fn drop(&mut self) {
+        self.0.stats.conn_closed();
+    }
+}
+
+/// A response body that holds its request's [`ConnCount`].
+struct Guarded {
+    inner: Incoming,
+    _guard: ConnCount,
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = hyper::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Backend {
+    /// A connection ready for a request: an idle one when `reuse`, else a new work connection.
+    async fn sender(
+        &self,
+        server: &Arc<Server>,
+        peer: SocketAddr,
+        reuse: bool,
+    ) -> Result<(SendRequest<RespBody>, ConnCount), Failure> {
+        if reuse {
+            let mut idle = lock(&self.idle);
+            while let Some((s, since)) = idle.pop() {
+                if since.elapsed() < IDLE_TIMEOUT && s.is_ready() {
+                    return Ok((s, ConnCount::new(server)));
+                }
+            }
+        }
+        let work = self
+            .target
+            .connect(Some(peer), None)
+            .await
+            .map_err(Failure::Other)?;
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(work))
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        let session = self.target.ctl.cancel.clone();
+        let name = self.target.name.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                r = conn.with_upgrades() => {
+                    if let Err(e) = r {
+                        debug!(proxy_name = %name, "http work connection ended: {e}");
+                    }
+                }
+                _ = session.cancelled() => {}
+            }
+        });
+        Ok((sender, ConnCount::new(server)))
+    }
+
+    /// Put a connection back once it can take another request (its response fully read).
+    fn release(self: &Arc<Self>, mut sender: SendRequest<RespBody>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok() {
+                let mut idle = lock(&me.idle);
+                idle.retain(|(s, since)| since.elapsed() < IDLE_TIMEOUT && !s.is_closed());
+                if idle.len() < MAX_IDLE {
+                    idle.push((sender, Instant::now()));
+                }
+            }
+        });
+    }
+}

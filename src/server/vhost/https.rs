@@ -1,0 +1,92 @@
+//! https proxies (protocol.md §10.4): route a TLS connection on its ClientHello's server name and
+//! hand the whole byte stream, unterminated, to the proxy's client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tracing::{debug, info};
+
+use super::{build_domains, canonical_addr, sni, Registration, RouteKey, RouteSettings};
+use crate::proto::msg;
+use crate::server::proxy::{RunningProxy, Target};
+use crate::server::Server;
+use crate::transport::prefixed::Prefixed;
+use crate::transport::AsyncStream;
+
+/// How long a new connection may take to send its ClientHello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn register(
+    server: &Arc<Server>,
+    target: &Arc<Target>,
+    p: &msg::NewProxy,
+) -> Result<(String, RunningProxy), String> {
+    let cfg = server.cfg();
+    if cfg.vhost_https_port == 0 {
+        return Err("type [https] not supported when vhost https port is not set".into());
+    }
+    let domains = build_domains(&p.custom_domains, &p.subdomain, &cfg.sub_domain_host)?;
+    // frp has no load-balancing groups for https: a second proxy for a name is a conflict.
+    let reg = Registration {
+        proxy_name: &p.proxy_name,
+        group: "",
+        group_key: "",
+        settings: RouteSettings::default(),
+    };
+    let mut running = RunningProxy::new("https", None, target.ctl.cancel.child_token());
+    let mut addrs = Vec::new();
+    for domain in domains {
+        let key = RouteKey {
+            domain: domain.clone(),
+            location: String::new(),
+            user: String::new(),
+        };
+        if let Err(e) = server.vhost.https.add(&key, &reg, target.clone()) {
+            running.undo();
+            return Err(e);
+        }
+        let (s, name) = (server.clone(), p.proxy_name.clone());
+        running.on_close(move || s.vhost.https.remove(&key, &name));
+        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "https", "https proxy listen for host [{domain}]");
+        addrs.push(canonical_addr(&domain, cfg.vhost_https_port));
+    }
+    Ok((addrs.join(","), running))
+}
+
+/// One connection on the vhost https port (or the bind port, when they are the same).
+pub async fn serve_conn<S: AsyncStream>(
+    server: Arc<Server>,
+    mut conn: S,
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+) {
+    let (hello, name) =
+        match tokio::time::timeout(HELLO_TIMEOUT, sni::read_client_hello(&mut conn)).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => {
+                debug!(remote = %peer, "https: no usable ClientHello: {e}");
+                return;
+            }
+            Err(_) => {
+                debug!(remote = %peer, "https: no ClientHello within {}s", HELLO_TIMEOUT.as_secs());
+                return;
+            }
+        };
+    let Some(target) = server
+        .vhost
+        .https
+        .lookup(&name, "", "")
+        .and_then(|r| r.pick())
+    else {
+        debug!(remote = %peer, "https: no route for server name [{name}]");
+        let _ = conn.write_all(&sni::UNRECOGNIZED_NAME_ALERT).await;
+        let _ = conn.shutdown().await;
+        return;
+    };
+    debug!(proxy_name = %target.name, remote = %peer, "https request for host [{name}]");
+    target
+        .serve(&server, Prefixed::new(hello, conn), peer, dst)
+        .await;
+}
