@@ -229,10 +229,6 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
             }
         };
         let dst = stream.local_addr().ok();
-        if https_shared && head.first() == Some(&0x16) {
-            let conn = Prefixed::new(head, stream);
-            return vhost::https::serve_conn(server, conn, peer, dst).await;
-        }
         if http_shared
             && HTTP_METHOD_PREFIXES
                 .iter()
@@ -240,6 +236,22 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
         {
             let conn = Prefixed::new(head, stream);
             return vhost::http::serve_conn(server, conn, peer).await;
+        }
+        if https_shared && head.first() == Some(&0x16) {
+            // A ClientHello: an https user when its server name has a route, else frpc's own
+            // TLS. (frp sends every 0x16 to the https muxer, so there frpc needs the 0x17 byte.)
+            let mut conn = Prefixed::new(head, stream);
+            let Some((hello, name)) = vhost::https::read_hello(&mut conn, peer).await else {
+                return;
+            };
+            if let Some(target) = vhost::https::route(&server, &name) {
+                return vhost::https::serve_routed(&server, &target, hello, &name, conn, peer, dst)
+                    .await;
+            }
+            let (unread, inner) = conn.into_parts();
+            head = hello;
+            head.extend_from_slice(&unread);
+            stream = inner;
         }
     }
     let stream = Prefixed::new(head, stream);

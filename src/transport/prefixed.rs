@@ -20,6 +20,13 @@ impl<S> Prefixed<S> {
             inner,
         }
     }
+
+    /// The prefix bytes not read yet, and the stream behind them.
+    pub fn into_parts(self) -> (Vec<u8>, S) {
+        let mut prefix = self.prefix;
+        prefix.drain(..self.pos);
+        (prefix, self.inner)
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {

@@ -32,9 +32,10 @@ use crate::transport::AsyncStream;
 
 type RespBody = BoxBody<Bytes, hyper::Error>;
 
-/// Idle work connections kept per proxy, and how long one may stay idle (Go's transport:
-/// MaxIdleConnsPerHost 5, IdleConnTimeout 60 s).
-const MAX_IDLE: usize = 5;
+/// Idle work connections kept per proxy, and how long one may stay idle. Go's transport keeps
+/// 5 (MaxIdleConnsPerHost), so more concurrent clients than that make it open and close work
+/// connections all the time; 32 covers busy sites and still bounds what an idle proxy holds.
+const MAX_IDLE: usize = 32;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 

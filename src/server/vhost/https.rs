@@ -55,38 +55,64 @@ pub fn register(
     Ok((addrs.join(","), running))
 }
 
-/// One connection on the vhost https port (or the bind port, when they are the same).
+/// One connection on the vhost https port.
 pub async fn serve_conn<S: AsyncStream>(
     server: Arc<Server>,
     mut conn: S,
     peer: SocketAddr,
     dst: Option<SocketAddr>,
 ) {
-    let (hello, name) =
-        match tokio::time::timeout(HELLO_TIMEOUT, sni::read_client_hello(&mut conn)).await {
-            Ok(Ok(h)) => h,
-            Ok(Err(e)) => {
-                debug!(remote = %peer, "https: no usable ClientHello: {e}");
-                return;
-            }
-            Err(_) => {
-                debug!(remote = %peer, "https: no ClientHello within {}s", HELLO_TIMEOUT.as_secs());
-                return;
-            }
-        };
-    let Some(target) = server
-        .vhost
-        .https
-        .lookup(&name, "", "")
-        .and_then(|r| r.pick())
-    else {
+    let Some((hello, name)) = read_hello(&mut conn, peer).await else {
+        return;
+    };
+    let Some(target) = route(&server, &name) else {
         debug!(remote = %peer, "https: no route for server name [{name}]");
         let _ = conn.write_all(&sni::UNRECOGNIZED_NAME_ALERT).await;
         let _ = conn.shutdown().await;
         return;
     };
+    serve_routed(&server, &target, hello, &name, conn, peer, dst).await;
+}
+
+/// The ClientHello (bytes and server name) within the 30 s limit; `None` after logging why not.
+pub async fn read_hello<S: AsyncStream>(
+    conn: &mut S,
+    peer: SocketAddr,
+) -> Option<(Vec<u8>, String)> {
+    match tokio::time::timeout(HELLO_TIMEOUT, sni::read_client_hello(conn)).await {
+        Ok(Ok(h)) => Some(h),
+        Ok(Err(e)) => {
+            debug!(remote = %peer, "https: no usable ClientHello: {e}");
+            None
+        }
+        Err(_) => {
+            debug!(remote = %peer, "https: no ClientHello within {}s", HELLO_TIMEOUT.as_secs());
+            None
+        }
+    }
+}
+
+/// The proxy serving `name`, if any.
+pub fn route(server: &Server, name: &str) -> Option<Arc<Target>> {
+    server
+        .vhost
+        .https
+        .lookup(name, "", "")
+        .and_then(|r| r.pick())
+}
+
+/// Replay the ClientHello and carry the connection to `target`.
+pub async fn serve_routed<S: AsyncStream>(
+    server: &Server,
+    target: &Target,
+    hello: Vec<u8>,
+    name: &str,
+    conn: S,
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+) {
     debug!(proxy_name = %target.name, remote = %peer, "https request for host [{name}]");
     target
-        .serve(&server, Prefixed::new(hello, conn), peer, dst)
+        .serve(server, Prefixed::new(hello, conn), peer, dst)
         .await;
 }
