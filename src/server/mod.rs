@@ -4,6 +4,7 @@
 //!   each logical connection by its first message.
 //! - [`control`]: one logged-in client: its encrypted control channel and work-connection pool.
 //! - [`proxy`]: the proxies a client registers (tcp listeners and their user connections).
+//! - [`udp`]: udp proxies (the public UDP socket and its one work connection).
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
 
@@ -13,6 +14,7 @@ pub mod proxy;
 pub mod reload;
 pub mod service;
 pub mod stats;
+pub mod udp;
 pub mod web;
 
 use std::collections::HashMap;
@@ -38,6 +40,8 @@ pub struct Server {
     pub proxy_names: Mutex<HashMap<String, String>>,
     pub stats: stats::Stats,
     pub ports: Mutex<PortManager>,
+    /// UDP ports: a namespace of their own (tcp and udp may use the same number).
+    pub udp_ports: Mutex<PortManager>,
 }
 
 impl Server {
@@ -53,6 +57,7 @@ impl Server {
             proxy_names: Mutex::new(HashMap::new()),
             stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
+            udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

@@ -1,5 +1,6 @@
 //! Proxies registered on frps (protocol.md §7.7, §10.1): validation of a NewProxy, the tcp
-//! listener on the remote port, and each user connection spliced to a work connection.
+//! listener on the remote port, and each user connection spliced to a work connection. udp
+//! proxies live in [`super::udp`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crate::transport::{splice, BoxStream};
 pub struct RunningProxy {
     pub kind: String,
     pub port: Option<u16>,
-    cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
 }
 
 /// What a user connection of a tcp proxy needs to know.
@@ -47,7 +48,7 @@ pub fn register(
     if !crate::config::proxy::PROXY_TYPES.contains(&kind.as_str()) {
         return Err(errors::unknown_proxy_type(&kind));
     }
-    if kind != "tcp" {
+    if kind != "tcp" && kind != "udp" {
         return Err(format!(
             "proxy type [{kind}] is not supported by this frps build yet"
         ));
@@ -61,10 +62,13 @@ pub fn register(
         }
         names.insert(p.proxy_name.clone(), kind.clone());
     }
-    let result = start_tcp(server, ctl, &p, limit, proxies);
+    let result = match kind.as_str() {
+        "udp" => super::udp::start(server, ctl, &p, limit, proxies),
+        _ => start_tcp(server, ctl, &p, limit, proxies),
+    };
     match result {
         Ok((port, running)) => {
-            info!(run_id = %ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %kind, "tcp proxy listen port [{port}]");
+            info!(run_id = %ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %kind, "{kind} proxy listen port [{port}]");
             server.stats.proxy_opened(&kind);
             proxies.insert(p.proxy_name.clone(), running);
             Ok(format!(":{port}"))
@@ -132,7 +136,12 @@ fn start_tcp(
 pub fn close(server: &Server, name: &str, p: RunningProxy) {
     p.cancel.cancel();
     if let Some(port) = p.port {
-        lock(&server.ports).release(name, port);
+        let ports = if p.kind == "udp" {
+            &server.udp_ports
+        } else {
+            &server.ports
+        };
+        lock(ports).release(name, port);
     }
     lock(&server.proxy_names).remove(name);
     server.stats.proxy_closed(&p.kind);
@@ -218,7 +227,7 @@ async fn handle_user_conn(
 
 /// Take a work connection and send StartWorkConn on it, retrying with another connection when
 /// the write fails (a pooled connection may have died), up to `poolCount + 1` times.
-async fn start_work_conn(
+pub(super) async fn start_work_conn(
     ctl: &ControlHandle,
     start: msg::StartWorkConn,
 ) -> Result<BoxStream, String> {
