@@ -335,6 +335,21 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
+    #[test]
+    fn a_new_work_connection_replaces_the_old_one() {
+        let c = Current::default();
+        let (a, first) = c.replace("p");
+        let (b, second) = c.replace("p");
+        assert!(first.is_cancelled() && !second.is_cancelled());
+        c.finished("p", a);
+        assert!(
+            c.lock().contains_key("p"),
+            "the old one's end keeps the new one"
+        );
+        c.finished("p", b);
+        assert!(c.lock().is_empty());
+    }
+
     /// One datagram through `forward` to a local UDP echo, with a PROXY v2 header, and the
     /// reply back as UDPPacket with the same user address.
     #[tokio::test]
