@@ -379,6 +379,23 @@ fn frpc_reconnects_after_frps_restart() {
     blast(remote);
 }
 
+#[test]
+fn frpc_sigterm_closes_the_udp_proxy_at_once() {
+    let (frps, mut frpc, remote) = udp_tunnel("", "");
+    let t = Instant::now();
+    send_signal(frpc.pid(), "TERM");
+    assert_eq!(frpc.wait_exit(Duration::from_secs(10)), Some(0));
+    // frps closed the proxy and with it the work connection, so frpc had nothing to drain
+    // (gracefulStopTimeout is 5 s).
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "frpc took {:?} to stop",
+        t.elapsed()
+    );
+    assert!(frps.wait_log("close proxy", Duration::from_secs(5)));
+    assert!(!udp_echo_once(remote));
+}
+
 fn capture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures/udp")
 }
