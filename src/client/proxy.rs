@@ -142,12 +142,15 @@ impl Proxies {
             online: AtomicBool::new(false),
             udp: Default::default(),
         });
-        // Only now can health checks reach `p` through `me`.
-        let entries = configs
-            .iter()
-            .map(|c| (c.name.clone(), p.new_entry(c)))
-            .collect();
-        *lock(&p.entries) = entries;
+        // Only now can health checks reach `p` through `me`. Holding the lock while the entries
+        // go in makes a check that reports at once wait until its entry exists.
+        {
+            let mut entries = lock(&p.entries);
+            for c in configs {
+                let e = p.new_entry(c);
+                entries.insert(c.name.clone(), e);
+            }
+        }
         p
     }
 
