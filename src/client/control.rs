@@ -95,9 +95,10 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
             },
             _ = checker.tick() => send_due(&session, &out).await,
             _ = session.proxies.changed.notified() => {
-                // A reload: close what went away or changed, then register what is new.
+                // A reload or a health check: close what went away, changed or failed its
+                // check, then register what is new or healthy again.
                 for name in session.proxies.take_pending_close() {
-                    info!(proxy_name = %name, "[{name}] close proxy (configuration reloaded)");
+                    info!(proxy_name = %name, "[{name}] close proxy");
                     let _ = out
                         .send(Message::CloseProxy(msg::CloseProxy { proxy_name: name }))
                         .await;
@@ -263,7 +264,8 @@ async fn work_conn(s: &Session) {
         warn!("StartWorkConn contains error: {}", start.error);
         return;
     }
-    proxy::serve_work_conn(&s.proxies, &s.key, conn, start).await;
+    let udp_packet_size = s.cfg.udp_packet_size.clamp(0, 65535) as usize;
+    proxy::serve_work_conn(&s.proxies, &s.key, conn, start, udp_packet_size).await;
 }
 
 async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>) {

@@ -4,13 +4,17 @@
 //! - [`connector`]: the physical connection to frps (TCP, TLS, yamux) and its logical streams.
 //! - [`control`]: one logged-in session: the encrypted control channel, heartbeats.
 //! - [`proxy`]: the configured proxies, their registration status and their work connections.
+//! - [`udp`]: the udp message loop of udp proxies' work connections.
+//! - [`health`]: health checks that register and close proxies as their service comes and goes.
 //! - [`admin`]: the admin API (`webServer.*`): reload, stop, status, config.
 
 pub mod admin;
 pub mod connector;
 pub mod control;
+pub mod health;
 pub mod proxy;
 pub mod service;
+pub mod udp;
 
 pub use service::run;
 

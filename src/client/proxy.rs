@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -29,6 +29,8 @@ pub enum Status {
     WaitStart,
     StartError,
     Running,
+    /// The health check failed: closed on frps until the check succeeds again.
+    CheckFailed,
     Closed,
 }
 
@@ -39,6 +41,7 @@ impl Status {
             Status::WaitStart => "wait start",
             Status::StartError => "start error",
             Status::Running => "running",
+            Status::CheckFailed => "check failed",
             Status::Closed => "closed",
         }
     }
@@ -52,10 +55,16 @@ struct Entry {
     remote_addr: String,
     /// One limiter per proxy, shared by all its connections (`bandwidthLimitMode = "client"`).
     limiter: Option<Arc<Limiter>>,
+    /// False while a health check says the local service is down (and before its first
+    /// success); such a proxy is not registered.
+    healthy: bool,
+    _monitor: Option<super::health::Monitor>,
 }
 
 /// The proxies of this frpc, shared by the control loop and work-connection tasks.
 pub struct Proxies {
+    /// Handed to health checks, which report back here.
+    me: Weak<Proxies>,
     entries: Mutex<HashMap<String, Entry>>,
     /// Proxies removed or changed by a reload that frps still has registered: the control loop
     /// sends CloseProxy for them (before any NewProxy of a changed one).
@@ -66,6 +75,8 @@ pub struct Proxies {
     active: AtomicUsize,
     /// A session with frps is up (the admin API's status is empty otherwise, as in frp).
     online: AtomicBool,
+    /// The live work connection of each udp proxy.
+    udp: super::udp::Current,
 }
 
 /// One proxy in frpc's admin API `GET /api/status` (apis.md §4); every key always present.
@@ -111,24 +122,6 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-fn new_entry(c: &ProxyConfig) -> Entry {
-    let limiter = match (
-        wrap::parse_bandwidth(&c.transport.bandwidth_limit),
-        c.transport.bandwidth_limit_mode.as_str(),
-    ) {
-        (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
-        _ => None,
-    };
-    Entry {
-        cfg: Arc::new(c.clone()),
-        status: Status::New,
-        since: Instant::now(),
-        error: String::new(),
-        remote_addr: String::new(),
-        limiter,
-    }
-}
-
 /// frps knows a proxy once NewProxy went out for it (answered or not).
 fn registered(status: Status) -> bool {
     matches!(status, Status::WaitStart | Status::Running)
@@ -140,24 +133,86 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Proxies {
     pub fn new(configs: &[ProxyConfig]) -> Arc<Proxies> {
-        let entries = configs
-            .iter()
-            .map(|c| (c.name.clone(), new_entry(c)))
-            .collect();
-        Arc::new(Proxies {
-            entries: Mutex::new(entries),
+        let p = Arc::new_cyclic(|me| Proxies {
+            me: me.clone(),
+            entries: Mutex::new(HashMap::new()),
             pending_close: Mutex::new(Vec::new()),
             changed: Notify::new(),
             active: AtomicUsize::new(0),
             online: AtomicBool::new(false),
-        })
+            udp: Default::default(),
+        });
+        // Only now can health checks reach `p` through `me`. Holding the lock while the entries
+        // go in makes a check that reports at once wait until its entry exists.
+        {
+            let mut entries = lock(&p.entries);
+            for c in configs {
+                let e = p.new_entry(c);
+                entries.insert(c.name.clone(), e);
+            }
+        }
+        p
+    }
+
+    fn new_entry(&self, c: &ProxyConfig) -> Entry {
+        let limiter = match (
+            wrap::parse_bandwidth(&c.transport.bandwidth_limit),
+            c.transport.bandwidth_limit_mode.as_str(),
+        ) {
+            (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
+            _ => None,
+        };
+        let cfg = Arc::new(c.clone());
+        let me = self.me.clone();
+        let checked = cfg.clone();
+        let monitor = super::health::start(cfg.clone(), move |healthy| {
+            if let Some(p) = me.upgrade() {
+                p.set_health(&checked, healthy);
+            }
+        });
+        Entry {
+            cfg,
+            status: Status::New,
+            since: Instant::now(),
+            error: String::new(),
+            remote_addr: String::new(),
+            limiter,
+            healthy: monitor.is_none(),
+            _monitor: monitor,
+        }
+    }
+
+    /// A health check changed its mind about `cfg`: close the proxy on frps while unhealthy,
+    /// register it again once healthy (the control loop sends both when `changed` fires).
+    fn set_health(&self, cfg: &Arc<ProxyConfig>, healthy: bool) {
+        let name = &cfg.name;
+        let mut entries = lock(&self.entries);
+        // A reload may have replaced the proxy since the check began.
+        let Some(e) = entries.get_mut(name).filter(|e| Arc::ptr_eq(&e.cfg, cfg)) else {
+            return;
+        };
+        e.healthy = healthy;
+        if healthy {
+            info!(proxy_name = %name, "[{name}] health check success");
+        } else {
+            info!(proxy_name = %name, "[{name}] health check failed");
+            if registered(e.status) {
+                e.status = Status::CheckFailed;
+                e.since = Instant::now();
+                drop(entries);
+                lock(&self.pending_close).push(name.clone());
+            }
+        }
+        self.changed.notify_one();
     }
 
     /// A new session starts: every proxy must register again (frps dropped the old session's
-    /// proxies, so nothing needs closing).
+    /// proxies, so nothing needs closing); those failing their health check stay so.
     pub fn reset(&self) {
         for e in lock(&self.entries).values_mut() {
-            e.status = Status::New;
+            if e.status != Status::CheckFailed {
+                e.status = Status::New;
+            }
             e.since = Instant::now();
         }
         lock(&self.pending_close).clear();
@@ -189,11 +244,12 @@ impl Proxies {
                     if registered(e.status) {
                         closes.push(c.name.clone());
                     }
-                    *e = new_entry(c);
+                    *e = self.new_entry(c);
                     diff.changed.push(c.name.clone());
                 }
                 None => {
-                    entries.insert(c.name.clone(), new_entry(c));
+                    let e = self.new_entry(c);
+                    entries.insert(c.name.clone(), e);
                     diff.added.push(c.name.clone());
                 }
             }
@@ -275,17 +331,18 @@ impl Proxies {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// NewProxy messages due now (new, or unanswered for 20 s, or refused 30 s ago); marks them
-    /// as waiting.
+    /// NewProxy messages due now (new or healthy again, or unanswered for 20 s, or refused 30 s
+    /// ago); marks them as waiting. Unhealthy proxies are never due.
     pub fn due(&self) -> Vec<msg::NewProxy> {
         let mut out = Vec::new();
         for e in lock(&self.entries).values_mut() {
-            let due = match e.status {
-                Status::New => true,
-                Status::WaitStart => e.since.elapsed() > WAIT_START_RETRY,
-                Status::StartError => e.since.elapsed() > START_ERROR_RETRY,
-                Status::Running | Status::Closed => false,
-            };
+            let due = e.healthy
+                && match e.status {
+                    Status::New | Status::CheckFailed => true,
+                    Status::WaitStart => e.since.elapsed() > WAIT_START_RETRY,
+                    Status::StartError => e.since.elapsed() > START_ERROR_RETRY,
+                    Status::Running | Status::Closed => false,
+                };
             if due {
                 e.status = Status::WaitStart;
                 e.since = Instant::now();
@@ -376,13 +433,14 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
     }
 }
 
-/// Serve a work connection after its StartWorkConn: wrap it, dial the local service, write the
-/// PROXY header if configured, and splice.
+/// Serve a work connection after its StartWorkConn: wrap it, then for tcp dial the local
+/// service, write the PROXY header if configured, and splice; udp runs its message loop.
 pub async fn serve_work_conn(
     proxies: &Proxies,
     key: &[u8; 16],
     work: BoxStream,
     start: msg::StartWorkConn,
+    udp_packet_size: usize,
 ) {
     let name = start.proxy_name.clone();
     let Some((cfg, limiter)) = proxies.running(&name) else {
@@ -402,6 +460,10 @@ pub async fn serve_work_conn(
     } else {
         work
     };
+    if cfg.kind == "udp" {
+        super::udp::serve(&proxies.udp, &cfg, work, udp_packet_size).await;
+        return;
+    }
     let local_port = cfg.local_port as u16;
     let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await
     {

@@ -389,7 +389,7 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
         );
     }
     for p in &cfg.proxies {
-        if !matches!(p.kind.as_str(), "tcp" | "http" | "https" | "tcpmux") {
+        if !matches!(p.kind.as_str(), "tcp" | "udp" | "http" | "https" | "tcpmux") {
             anyhow::bail!(
                 "proxy [{}]: type {} is not supported by this frpc build yet",
                 p.name,
@@ -399,12 +399,6 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
         if p.plugin.is_some() {
             anyhow::bail!(
                 "proxy [{}]: plugin is not supported by this frpc build yet",
-                p.name
-            );
-        }
-        if !p.health_check.kind.is_empty() {
-            anyhow::bail!(
-                "proxy [{}]: healthCheck is not supported by this frpc build yet",
                 p.name
             );
         }

@@ -4,6 +4,7 @@ pub mod codec;
 pub mod crypto;
 pub mod errors;
 pub mod msg;
+pub mod udp;
 
 pub use codec::{read_msg, write_msg, ProtoError, MAX_MSG_LEN};
 pub use msg::Message;

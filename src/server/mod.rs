@@ -4,6 +4,7 @@
 //!   each logical connection by its first message.
 //! - [`control`]: one logged-in client: its encrypted control channel and work-connection pool.
 //! - [`proxy`]: the proxies a client registers (tcp listeners and their user connections).
+//! - [`udp`]: udp proxies (the public UDP socket and its one work connection).
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
@@ -14,6 +15,7 @@ pub mod proxy;
 pub mod reload;
 pub mod service;
 pub mod stats;
+pub mod udp;
 pub mod vhost;
 pub mod web;
 
@@ -41,6 +43,8 @@ pub struct Server {
     pub stats: stats::Stats,
     pub ports: Mutex<PortManager>,
     pub vhost: vhost::Vhosts,
+    /// UDP ports: a namespace of their own (tcp and udp may use the same number).
+    pub udp_ports: Mutex<PortManager>,
 }
 
 impl Server {
@@ -57,6 +61,7 @@ impl Server {
             stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             vhost: vhost::Vhosts::default(),
+            udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

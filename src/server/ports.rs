@@ -1,8 +1,9 @@
-//! The tcp port manager (protocol.md §10.1): which ports proxies may bind, which are taken, and
-//! the 24 h per-name reservation that lets a reconnecting `remotePort = 0` proxy keep its port.
+//! The port managers (protocol.md §10.1, §10.2): which ports proxies may bind, which are taken,
+//! and the 24 h per-name reservation that lets a reconnecting `remotePort = 0` proxy keep its
+//! port. frps keeps one manager for tcp and one for udp: the two namespaces are independent.
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener as StdListener;
+use std::net::{TcpListener as StdListener, UdpSocket as StdUdpSocket};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -38,14 +39,34 @@ impl PortManager {
         self.allowed.iter().any(|&(a, b)| a <= port && port <= b)
     }
 
-    /// Take a port for proxy `name` and bind it on `bind_addr`. `port = 0` reuses the name's
-    /// reserved port if free, else picks a random free allowed port.
+    /// Take a port for proxy `name` and bind a TCP listener on `bind_addr`. `port = 0` reuses
+    /// the name's reserved port if free, else picks a random free allowed port.
     pub fn acquire(
         &mut self,
         name: &str,
         port: u16,
         bind_addr: &str,
     ) -> Result<(u16, StdListener), String> {
+        self.acquire_with(name, port, |p| bind(bind_addr, p))
+    }
+
+    /// [`acquire`](Self::acquire) for the udp manager: binds a UDP socket instead.
+    pub fn acquire_udp(
+        &mut self,
+        name: &str,
+        port: u16,
+        bind_addr: &str,
+    ) -> Result<(u16, StdUdpSocket), String> {
+        self.acquire_with(name, port, |p| bind_udp(bind_addr, p))
+    }
+
+    /// The port rules, with `bind` making the real socket: a port is free when it binds.
+    fn acquire_with<T>(
+        &mut self,
+        name: &str,
+        port: u16,
+        bind: impl Fn(u16) -> Option<T>,
+    ) -> Result<(u16, T), String> {
         if port != 0 {
             if !self.is_allowed(port) {
                 return Err(errors::PORT_NOT_ALLOWED.into());
@@ -53,7 +74,7 @@ impl PortManager {
             if self.used.contains(&port) {
                 return Err(errors::PORT_ALREADY_USED.into());
             }
-            let l = bind(bind_addr, port).ok_or_else(|| errors::PORT_UNAVAILABLE.to_string())?;
+            let l = bind(port).ok_or_else(|| errors::PORT_UNAVAILABLE.to_string())?;
             self.take(name, port);
             return Ok((port, l));
         }
@@ -62,7 +83,7 @@ impl PortManager {
             .retain(|_, (_, at)| now.duration_since(*at) < RESERVATION);
         if let Some(&(p, _)) = self.reserved.get(name) {
             if self.is_allowed(p) && !self.used.contains(&p) {
-                if let Some(l) = bind(bind_addr, p) {
+                if let Some(l) = bind(p) {
                     self.take(name, p);
                     return Ok((p, l));
                 }
@@ -87,7 +108,7 @@ impl PortManager {
             {
                 continue;
             }
-            if let Some(l) = bind(bind_addr, candidate) {
+            if let Some(l) = bind(candidate) {
                 self.take(name, candidate);
                 return Ok((candidate, l));
             }
@@ -135,6 +156,13 @@ fn bind(addr: &str, port: u16) -> Option<StdListener> {
     Some(l)
 }
 
+fn bind_udp(addr: &str, port: u16) -> Option<StdUdpSocket> {
+    let ip = if addr.is_empty() { "0.0.0.0" } else { addr };
+    let s = StdUdpSocket::bind((ip, port)).ok()?;
+    s.set_nonblocking(true).ok()?;
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +194,25 @@ mod tests {
         let fp = foreign.local_addr().unwrap().port();
         assert_eq!(
             pm.acquire("c", fp, "127.0.0.1").unwrap_err(),
+            "port unavailable"
+        );
+    }
+
+    #[test]
+    fn udp_namespace_is_separate_from_tcp() {
+        let mut tcp = PortManager::new(&[]);
+        let mut udp = PortManager::new(&[]);
+        let (p, _l) = tcp.acquire("t", 0, "127.0.0.1").unwrap();
+        let (q, _s) = udp.acquire_udp("u", p, "127.0.0.1").unwrap();
+        assert_eq!(p, q, "the same number is free for udp");
+        assert_eq!(
+            udp.acquire_udp("v", p, "127.0.0.1").unwrap_err(),
+            "port already used"
+        );
+        let foreign = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        let fp = foreign.local_addr().unwrap().port();
+        assert_eq!(
+            udp.acquire_udp("w", fp, "127.0.0.1").unwrap_err(),
             "port unavailable"
         );
     }

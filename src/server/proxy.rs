@@ -1,6 +1,7 @@
 //! Proxies registered on frps (protocol.md §7.7, §10.1): validation of a NewProxy, the tcp
 //! listener on the remote port, and [`Target`]: how any proxy type turns a user connection into
-//! a wrapped work connection of its client.
+//! a wrapped work connection of its client. udp proxies live in [`super::udp`], vhost proxies
+//! in [`super::vhost`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -175,6 +176,7 @@ pub fn register(
     let target = Target::new(ctl, &kind, &p, limit);
     let result = match kind.as_str() {
         "tcp" => start_tcp(server, &target, &p, proxies),
+        "udp" => super::udp::start(server, &target, &p, proxies),
         "http" => super::vhost::http::register(server, &target, &p),
         "https" => super::vhost::https::register(server, &target, &p),
         "tcpmux" => super::vhost::tcpmux::register(server, &target, &p),
@@ -240,7 +242,12 @@ pub fn close(server: &Server, name: &str, p: RunningProxy) {
         f();
     }
     if let Some(port) = p.port {
-        lock(&server.ports).release(name, port);
+        let ports = if p.kind == "udp" {
+            &server.udp_ports
+        } else {
+            &server.ports
+        };
+        lock(ports).release(name, port);
     }
     lock(&server.proxy_names).remove(name);
     server.stats.proxy_closed(&p.kind);

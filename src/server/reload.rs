@@ -149,6 +149,7 @@ pub fn reload(server: &Server, source: Option<&ConfigSource>) {
         }
     }
     lock(&server.ports).set_allowed(&new.allow_ports);
+    lock(&server.udp_ports).set_allowed(&new.allow_ports);
     server.set_cfg(new);
     if !ignored.is_empty() {
         warn!(
