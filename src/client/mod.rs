@@ -4,11 +4,13 @@
 //! - [`connector`]: the physical connection to frps (TCP, TLS, yamux) and its logical streams.
 //! - [`control`]: one logged-in session: the encrypted control channel, heartbeats.
 //! - [`proxy`]: the configured proxies, their registration status and their work connections.
+//! - [`plugin`]: client plugins that serve a proxy's work connections inside frpc.
 //! - [`admin`]: the admin API (`webServer.*`): reload, stop, status, config.
 
 pub mod admin;
 pub mod connector;
 pub mod control;
+pub mod plugin;
 pub mod proxy;
 pub mod service;
 

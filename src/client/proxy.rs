@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
+use super::plugin::{ConnInfo, Plugin};
 use crate::config::ProxyConfig;
 use crate::proto::msg;
 use crate::transport::proxy_protocol::{self, Version};
@@ -52,6 +53,8 @@ struct Entry {
     remote_addr: String,
     /// One limiter per proxy, shared by all its connections (`bandwidthLimitMode = "client"`).
     limiter: Option<Arc<Limiter>>,
+    /// The client plugin serving its work connections, built once per proxy configuration.
+    plugin: Option<Arc<Plugin>>,
 }
 
 /// The proxies of this frpc, shared by the control loop and work-connection tasks.
@@ -119,6 +122,14 @@ fn new_entry(c: &ProxyConfig) -> Entry {
         (Ok(Some(rate)), "client") => Some(Limiter::new(rate)),
         _ => None,
     };
+    // check_supported built it once already, so this fails only if a file changed since.
+    let plugin = c.plugin.as_ref().and_then(|o| match Plugin::new(o) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            warn!(proxy_name = %c.name, "plugin: {e}");
+            None
+        }
+    });
     Entry {
         cfg: Arc::new(c.clone()),
         status: Status::New,
@@ -126,6 +137,7 @@ fn new_entry(c: &ProxyConfig) -> Entry {
         error: String::new(),
         remote_addr: String::new(),
         limiter,
+        plugin,
     }
 }
 
@@ -328,10 +340,14 @@ impl Proxies {
         names
     }
 
-    fn running(&self, name: &str) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>)> {
+    #[allow(clippy::type_complexity)]
+    fn running(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>, Option<Arc<Plugin>>)> {
         let entries = lock(&self.entries);
         let e = entries.get(name)?;
-        (e.status == Status::Running).then(|| (e.cfg.clone(), e.limiter.clone()))
+        (e.status == Status::Running).then(|| (e.cfg.clone(), e.limiter.clone(), e.plugin.clone()))
     }
 }
 
@@ -358,8 +374,8 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
     }
 }
 
-/// Serve a work connection after its StartWorkConn: wrap it, dial the local service, write the
-/// PROXY header if configured, and splice.
+/// Serve a work connection after its StartWorkConn: wrap it, then hand it to the proxy's plugin,
+/// or dial the local service, write the PROXY header if configured, and splice.
 pub async fn serve_work_conn(
     proxies: &Proxies,
     key: &[u8; 16],
@@ -367,7 +383,7 @@ pub async fn serve_work_conn(
     start: msg::StartWorkConn,
 ) {
     let name = start.proxy_name.clone();
-    let Some((cfg, limiter)) = proxies.running(&name) else {
+    let Some((cfg, limiter, plugin)) = proxies.running(&name) else {
         debug!(proxy_name = %name, "work connection for a proxy that is not running, closing");
         return;
     };
@@ -384,6 +400,31 @@ pub async fn serve_work_conn(
     } else {
         work
     };
+    let header = match t
+        .proxy_protocol_version
+        .parse::<Version>()
+        .ok()
+        .and_then(|v| proxy_protocol_header(v, &start))
+    {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            warn!(proxy_name = %name, "cannot build PROXY protocol header: {e}");
+            return;
+        }
+    };
+    if cfg.plugin.is_some() {
+        let Some(plugin) = plugin else {
+            warn!(proxy_name = %name, "the proxy's plugin could not be created, closing the work connection");
+            return;
+        };
+        debug!(proxy_name = %name, "handle by plugin: {}", plugin.kind());
+        plugin
+            .handle(&name, work, ConnInfo::new(&start, header))
+            .await;
+        debug!(proxy_name = %name, "handle by plugin finished");
+        return;
+    }
     let local_port = cfg.local_port as u16;
     let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await
     {
@@ -393,19 +434,9 @@ pub async fn serve_work_conn(
             return;
         }
     };
-    if let Ok(version) = t.proxy_protocol_version.parse::<Version>() {
-        if let Some(header) = proxy_protocol_header(version, &start) {
-            match header {
-                Ok(h) => {
-                    if local.write_all(&h).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    warn!(proxy_name = %name, "cannot build PROXY protocol header: {e}");
-                    return;
-                }
-            }
+    if let Some(h) = header {
+        if local.write_all(&h).await.is_err() {
+            return;
         }
     }
     match splice::splice(&mut work, &mut local).await {
