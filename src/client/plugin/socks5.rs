@@ -118,16 +118,22 @@ impl Socks5 {
             reply(s, COMMAND_NOT_SUPPORTED, None).await?;
             return Err(format!("unsupported command {}", req[1]));
         }
-        let addr = match target.resolve().await {
-            Ok(a) => a,
+        let addrs = match target.resolve().await {
+            Ok(a) if !a.is_empty() => a,
+            Ok(_) => {
+                reply(s, HOST_UNREACHABLE, None).await?;
+                return Err(format!(
+                    "failed to resolve destination {target}: no address"
+                ));
+            }
             Err(e) => {
                 reply(s, HOST_UNREACHABLE, None).await?;
                 return Err(format!("failed to resolve destination {target}: {e}"));
             }
         };
-        let remote = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
+        let remote = match connect_any(&addrs).await {
+            Ok(r) => r,
+            Err(e) => {
                 let text = e.to_string().to_ascii_lowercase();
                 let code = if text.contains("refused") {
                     CONNECTION_REFUSED
@@ -138,10 +144,6 @@ impl Socks5 {
                 };
                 reply(s, code, None).await?;
                 return Err(format!("connect to {target} failed: {e}"));
-            }
-            Err(_) => {
-                reply(s, HOST_UNREACHABLE, None).await?;
-                return Err(format!("connect to {target}: timeout"));
             }
         };
         let _ = remote.set_nodelay(true);
@@ -186,15 +188,26 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
-    async fn resolve(&self) -> std::io::Result<SocketAddr> {
+    async fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
         match self {
-            Target::Ip(a) => Ok(*a),
-            Target::Domain(d, p) => tokio::net::lookup_host((d.as_str(), *p))
-                .await?
-                .next()
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")),
+            Target::Ip(a) => Ok(vec![*a]),
+            Target::Domain(d, p) => Ok(tokio::net::lookup_host((d.as_str(), *p)).await?.collect()),
         }
     }
+}
+
+/// Each address in turn (a name may resolve to ::1 and 127.0.0.1); the last error if none
+/// answers.
+async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    for a in addrs {
+        match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(a)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, "i/o timeout"),
+        }
+    }
+    Err(last)
 }
 
 /// The request's address; `Err(None)` for an unknown address type.
