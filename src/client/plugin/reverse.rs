@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, FORWARDED, HOST, UPGRADE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, COOKIE, FORWARDED, HOST, UPGRADE};
 use hyper::{Request, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsAcceptor;
@@ -106,6 +106,17 @@ impl Forward {
         let (mut parts, body) = req.into_parts();
         let h = &mut parts.headers;
         http::remove_hop_by_hop(h);
+        // HTTP/2 may split Cookie into several fields; HTTP/1.1 wants one (RFC 9113 §8.2.3).
+        let cookies: Vec<String> = h
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect();
+        if cookies.len() > 1 {
+            if let Ok(v) = HeaderValue::from_str(&cookies.join("; ")) {
+                h.insert(COOKIE, v);
+            }
+        }
         if let Some(u) = &upgrade {
             h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             h.insert(UPGRADE, u.clone());
