@@ -23,11 +23,11 @@ const PAGE: &str = "hello from the backend";
 /// `proxy_extra` lines for the proxy itself); returns them and the remote port once it is up.
 fn plugin_tunnel(plugin: &str, proxy_extra: &str) -> (Daemon, Daemon, u16) {
     let bind = free_port();
-    let remote = free_port();
     let frps = start_frps(bind, "auth.token = \"t\"");
+    // remotePort = 0: frps binds a free port itself (no race with other tests' sockets).
     let frpc = start_frpc(&format!(
         "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n\n\
-         [[proxies]]\nname = \"plug\"\ntype = \"tcp\"\nremotePort = {remote}\n{proxy_extra}\n\
+         [[proxies]]\nname = \"plug\"\ntype = \"tcp\"\nremotePort = 0\n{proxy_extra}\n\
          [proxies.plugin]\n{plugin}\n"
     ));
     assert!(
@@ -35,6 +35,13 @@ fn plugin_tunnel(plugin: &str, proxy_extra: &str) -> (Daemon, Daemon, u16) {
         "{}",
         frpc.log_text()
     );
+    let remote: u16 = frps
+        .log_text()
+        .split("tcp proxy listen port [")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .and_then(|p| p.parse().ok())
+        .expect("frps logs the port it chose");
     wait_port(remote, UP);
     (frps, frpc, remote)
 }

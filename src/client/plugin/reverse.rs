@@ -121,41 +121,24 @@ impl Forward {
             h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             h.insert(UPGRADE, u.clone());
         }
-        let prior = |h: &hyper::HeaderMap, name: &str| -> Vec<HeaderValue> {
-            h.get_all(name).iter().cloned().collect()
-        };
-        let (xff, xfh, xfp) = (
-            prior(h, X_FORWARDED_FOR),
-            prior(h, X_FORWARDED_HOST),
-            prior(h, X_FORWARDED_PROTO),
-        );
-        for n in [X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO] {
-            h.remove(n);
-        }
         h.remove(FORWARDED);
-        match self.x_forwarded {
-            XForwarded::Strip => {}
-            XForwarded::Keep => {
-                for (name, values) in [
-                    (X_FORWARDED_FOR, xff),
-                    (X_FORWARDED_HOST, xfh),
-                    (X_FORWARDED_PROTO, xfp),
-                ] {
-                    for v in values {
-                        h.append(name, v);
-                    }
-                }
+        if self.x_forwarded != XForwarded::Keep {
+            let prior: Vec<String> = h
+                .get_all(X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(String::from))
+                .collect();
+            for n in [X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO] {
+                h.remove(n);
             }
-            XForwarded::Append => {
-                let mut chain: Vec<String> = xff
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(String::from))
+            if self.x_forwarded == XForwarded::Append {
+                let chain: Vec<String> = prior
+                    .into_iter()
+                    .chain(client_ip.map(String::from))
                     .collect();
-                chain.extend(client_ip.map(String::from));
-                if let Ok(v) = HeaderValue::from_str(&chain.join(", ")) {
-                    if !chain.is_empty() {
-                        h.insert(X_FORWARDED_FOR, v);
-                    }
+                if let (false, Ok(v)) = (chain.is_empty(), HeaderValue::from_str(&chain.join(", ")))
+                {
+                    h.insert(X_FORWARDED_FOR, v);
                 }
                 if let Some(host) = &in_host {
                     h.insert(X_FORWARDED_HOST, host.clone());
