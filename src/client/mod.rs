@@ -6,12 +6,14 @@
 //! - [`proxy`]: the configured proxies, their registration status and their work connections.
 //! - [`udp`]: the udp message loop of udp proxies' work connections.
 //! - [`health`]: health checks that register and close proxies as their service comes and goes.
+//! - [`plugin`]: client plugins that serve a proxy's work connections inside frpc.
 //! - [`admin`]: the admin API (`webServer.*`): reload, stop, status, config.
 
 pub mod admin;
 pub mod connector;
 pub mod control;
 pub mod health;
+pub mod plugin;
 pub mod proxy;
 pub mod service;
 pub mod udp;

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
+use super::plugin::{ConnInfo, Plugin};
 use crate::config::ProxyConfig;
 use crate::proto::msg;
 use crate::transport::proxy_protocol::{self, Version};
@@ -59,6 +60,8 @@ struct Entry {
     /// success); such a proxy is not registered.
     healthy: bool,
     _monitor: Option<super::health::Monitor>,
+    /// The client plugin serving its work connections, built once per proxy configuration.
+    plugin: Option<Arc<Plugin>>,
 }
 
 /// The proxies of this frpc, shared by the control loop and work-connection tasks.
@@ -170,6 +173,14 @@ impl Proxies {
                 p.set_health(&checked, healthy);
             }
         });
+        // check_supported built it once already, so this fails only if a file changed since.
+        let plugin = c.plugin.as_ref().and_then(|o| match Plugin::new(o) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                warn!(proxy_name = %c.name, "plugin: {e}");
+                None
+            }
+        });
         Entry {
             cfg,
             status: Status::New,
@@ -179,6 +190,7 @@ impl Proxies {
             limiter,
             healthy: monitor.is_none(),
             _monitor: monitor,
+            plugin,
         }
     }
 
@@ -385,10 +397,14 @@ impl Proxies {
         names
     }
 
-    fn running(&self, name: &str) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>)> {
+    #[allow(clippy::type_complexity)]
+    fn running(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>, Option<Arc<Plugin>>)> {
         let entries = lock(&self.entries);
         let e = entries.get(name)?;
-        (e.status == Status::Running).then(|| (e.cfg.clone(), e.limiter.clone()))
+        (e.status == Status::Running).then(|| (e.cfg.clone(), e.limiter.clone(), e.plugin.clone()))
     }
 }
 
@@ -433,8 +449,9 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
     }
 }
 
-/// Serve a work connection after its StartWorkConn: wrap it, then for tcp dial the local
-/// service, write the PROXY header if configured, and splice; udp runs its message loop.
+/// Serve a work connection after its StartWorkConn: wrap it, then udp runs its message loop;
+/// tcp-like proxies hand it to their plugin, or dial the local service, write the PROXY header
+/// if configured, and splice.
 pub async fn serve_work_conn(
     proxies: &Proxies,
     key: &[u8; 16],
@@ -443,7 +460,7 @@ pub async fn serve_work_conn(
     udp_packet_size: usize,
 ) {
     let name = start.proxy_name.clone();
-    let Some((cfg, limiter)) = proxies.running(&name) else {
+    let Some((cfg, limiter, plugin)) = proxies.running(&name) else {
         debug!(proxy_name = %name, "work connection for a proxy that is not running, closing");
         return;
     };
@@ -464,6 +481,31 @@ pub async fn serve_work_conn(
         super::udp::serve(&proxies.udp, &cfg, work, udp_packet_size).await;
         return;
     }
+    let header = match t
+        .proxy_protocol_version
+        .parse::<Version>()
+        .ok()
+        .and_then(|v| proxy_protocol_header(v, &start))
+    {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            warn!(proxy_name = %name, "cannot build PROXY protocol header: {e}");
+            return;
+        }
+    };
+    if cfg.plugin.is_some() {
+        let Some(plugin) = plugin else {
+            warn!(proxy_name = %name, "the proxy's plugin could not be created, closing the work connection");
+            return;
+        };
+        debug!(proxy_name = %name, "handle by plugin: {}", plugin.kind());
+        plugin
+            .handle(&name, work, ConnInfo::new(&start, header))
+            .await;
+        debug!(proxy_name = %name, "handle by plugin finished");
+        return;
+    }
     let local_port = cfg.local_port as u16;
     let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await
     {
@@ -473,19 +515,9 @@ pub async fn serve_work_conn(
             return;
         }
     };
-    if let Ok(version) = t.proxy_protocol_version.parse::<Version>() {
-        if let Some(header) = proxy_protocol_header(version, &start) {
-            match header {
-                Ok(h) => {
-                    if local.write_all(&h).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    warn!(proxy_name = %name, "cannot build PROXY protocol header: {e}");
-                    return;
-                }
-            }
+    if let Some(h) = header {
+        if local.write_all(&h).await.is_err() {
+            return;
         }
     }
     match splice::splice(&mut work, &mut local).await {

@@ -396,11 +396,17 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
                 p.kind
             );
         }
-        if p.plugin.is_some() {
-            anyhow::bail!(
-                "proxy [{}]: plugin is not supported by this frpc build yet",
-                p.name
-            );
+        if let Some(opts) = &p.plugin {
+            let kind = crate::client::plugin::kind(opts);
+            if kind == "virtual_net" {
+                anyhow::bail!(
+                    "proxy [{}]: plugin virtual_net is not supported by this frpc build yet",
+                    p.name
+                );
+            }
+            // Built here too so a missing certificate or a bad option fails the start or reload.
+            crate::client::plugin::Plugin::new(opts)
+                .map_err(|e| anyhow::anyhow!("proxy [{}]: plugin {kind}: {e}", p.name))?;
         }
         if !p.load_balancer.group.is_empty() && p.kind == "tcp" {
             anyhow::bail!(
