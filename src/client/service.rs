@@ -408,12 +408,6 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
             crate::client::plugin::Plugin::new(opts)
                 .map_err(|e| anyhow::anyhow!("proxy [{}]: plugin {kind}: {e}", p.name))?;
         }
-        if !p.load_balancer.group.is_empty() && p.kind == "tcp" {
-            anyhow::bail!(
-                "proxy [{}]: loadBalancer.group is not supported by this frpc build yet",
-                p.name
-            );
-        }
     }
     Ok(())
 }

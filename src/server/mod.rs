@@ -7,9 +7,11 @@
 //! - [`udp`]: udp proxies (the public UDP socket and its one work connection).
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
+//! - [`group`]: load-balancing groups of tcp proxies sharing one port.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
 
 pub mod control;
+pub mod group;
 pub mod ports;
 pub mod proxy;
 pub mod reload;
@@ -43,6 +45,8 @@ pub struct Server {
     pub stats: stats::Stats,
     pub ports: Mutex<PortManager>,
     pub vhost: vhost::Vhosts,
+    /// tcp load-balancing groups by group name (names are global on frps, as in frp).
+    pub tcp_groups: Mutex<HashMap<String, Arc<group::TcpGroup>>>,
     /// UDP ports: a namespace of their own (tcp and udp may use the same number).
     pub udp_ports: Mutex<PortManager>,
 }
@@ -61,6 +65,7 @@ impl Server {
             stats: stats::Stats::default(),
             ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             vhost: vhost::Vhosts::default(),
+            tcp_groups: Mutex::new(HashMap::new()),
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             cfg: RwLock::new(Arc::new(cfg)),
         }))

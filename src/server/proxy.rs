@@ -204,9 +204,11 @@ fn start_tcp(
     proxies: &HashMap<String, RunningProxy>,
 ) -> Result<(String, RunningProxy), String> {
     let cfg = server.cfg();
-    let max = cfg.max_ports_per_client;
-    if max > 0 && proxies.values().filter(|r| r.port.is_some()).count() as i64 >= max {
+    if exceeds_max_ports(&cfg, proxies) {
         return Err(errors::EXCEED_MAX_PORTS.into());
+    }
+    if !p.group.is_empty() {
+        return super::group::join(server, target, p);
     }
     if !(0..=65535).contains(&p.remote_port) {
         return Err(errors::PORT_NOT_ALLOWED.into());
@@ -232,6 +234,20 @@ fn start_tcp(
         format!(":{port}"),
         RunningProxy::new("tcp", Some(port), cancel),
     ))
+}
+
+/// `maxPortsPerClient`: a client's tcp and udp proxies count one port each (group members too).
+pub fn exceeds_max_ports(
+    cfg: &crate::config::ServerConfig,
+    proxies: &HashMap<String, RunningProxy>,
+) -> bool {
+    let max = cfg.max_ports_per_client;
+    max > 0
+        && proxies
+            .values()
+            .filter(|r| r.kind == "tcp" || r.kind == "udp")
+            .count() as i64
+            >= max
 }
 
 /// Stop a proxy: close its listener (its live connections end with the client's session or

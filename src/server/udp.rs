@@ -48,9 +48,7 @@ pub fn start(
     proxies: &HashMap<String, RunningProxy>,
 ) -> Result<(String, RunningProxy), String> {
     let cfg = server.cfg();
-    let max = cfg.max_ports_per_client;
-    // tcp and udp proxies count one port each.
-    if max > 0 && proxies.values().filter(|r| r.port.is_some()).count() as i64 >= max {
+    if super::proxy::exceeds_max_ports(&cfg, proxies) {
         return Err(errors::EXCEED_MAX_PORTS.into());
     }
     let acquire_err = |e: String| format!("acquire port {} error: {e}", p.remote_port);
