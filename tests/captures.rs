@@ -208,3 +208,93 @@ fn our_frps_accepts_a_go_frpc_login() {
         assert!(saw_req);
     });
 }
+
+#[test]
+fn a_go_frpc_http_proxy_is_served_by_our_vhost() {
+    // Replay a Go frpc v0.65.0's whole control stream of the `http` recording (Login, IV,
+    // encrypted NewProxy for type http with customDomains a.test, Ping) into our frps, then act
+    // as its work connection and check what our vhost sends against what Go's frps sent.
+    let exp = expected("http");
+    let c2s = bytes("http", "conn1.c2s.bin");
+    let work_exp = &exp["connections"][1];
+    let go_request = work_exp["s2c"]["plaintext"]["text"].as_str().unwrap();
+    let go_response = work_exp["c2s"]["plaintext"]["text"].as_str().unwrap();
+
+    let bind = common::free_port();
+    let vhost = common::free_port();
+    let _frps = common::start_frps(
+        bind,
+        &format!("auth.token = \"12345678\"\ntransport.tcpMux = false\nvhostHTTPPort = {vhost}"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", bind))
+            .await
+            .unwrap();
+        conn.write_all(&c2s).await.unwrap();
+        let Message::LoginResp(login) = read_msg(&mut conn).await.unwrap() else {
+            panic!("expected LoginResp")
+        };
+        let mut ctl = CryptoStream::new(conn, crypto::derive_key(b"12345678"));
+        loop {
+            match read_msg(&mut ctl).await.unwrap() {
+                Message::NewProxyResp(r) => {
+                    assert_eq!(r.error, "");
+                    // Go's frps answered "a.test:57285" for its vhost port.
+                    assert_eq!(r.remote_addr, format!("a.test:{vhost}"));
+                    break;
+                }
+                Message::ReqWorkConn(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // Our work connection for the proxy, as a Go frpc opens it.
+        let mut work = tokio::net::TcpStream::connect(("127.0.0.1", bind))
+            .await
+            .unwrap();
+        let nwc = msg::NewWorkConn {
+            run_id: login.run_id.clone(),
+            ..Default::default()
+        };
+        write_msg(&mut work, &Message::NewWorkConn(nwc))
+            .await
+            .unwrap();
+        // The user's request, exactly as in the recording.
+        let mut user = tokio::net::TcpStream::connect(("127.0.0.1", vhost))
+            .await
+            .unwrap();
+        user.write_all(
+            b"GET /x HTTP/1.1\r\nHost: a.test\r\nUser-Agent: frp-capture\r\nAccept: */*\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let Message::StartWorkConn(start) = read_msg(&mut work).await.unwrap() else {
+            panic!("expected StartWorkConn")
+        };
+        assert_eq!(start.proxy_name, "web");
+        assert_eq!(start.src_addr, "127.0.0.1");
+        assert!(
+            start.dst_addr.is_empty(),
+            "http work connections carry no dst"
+        );
+        // Go's transport adds `Accept-Encoding: gzip` (and then decompresses for the user); we
+        // pass the request on as the user sent it. Everything else is byte for byte Go's.
+        let want = go_request.replace("Accept-Encoding: gzip\r\n", "");
+        let mut got = vec![0u8; want.len()];
+        work.read_exact(&mut got).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want);
+        work.write_all(go_response.as_bytes()).await.unwrap();
+        let mut resp = vec![0u8; 4096];
+        let mut text = String::new();
+        while !text.ends_with("hello from backend /x\n") {
+            let n = user.read(&mut resp).await.unwrap();
+            assert!(n > 0, "response: {text}");
+            text.push_str(&String::from_utf8_lossy(&resp[..n]));
+        }
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    });
+}

@@ -606,6 +606,24 @@ mod tests {
     }
 
     #[test]
+    fn http_new_proxy_is_what_go_frpc_sends() {
+        // The NewProxy of the `http` Go capture (tests/fixtures/captures/http/frpc.toml).
+        let c = ProxyConfig {
+            name: "web".into(),
+            kind: "http".into(),
+            local_ip: "127.0.0.1".into(),
+            local_port: 41683,
+            custom_domains: Some(vec!["a.test".into()]),
+            ..Default::default()
+        };
+        let body = msg::Message::NewProxy(new_proxy_msg(&c)).encode_body();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"proxy_name":"web","proxy_type":"http","custom_domains":["a.test"]}"#
+        );
+    }
+
+    #[test]
     fn a_new_session_forgets_pending_closes() {
         let p = Proxies::new(&[tcp("a", 1, 10)]);
         let _ = p.due();

@@ -170,7 +170,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
             writer_task.abort();
         }
         for (name, p) in proxies.drain() {
-            proxy::close(&server, &name, p);
+            proxy::close(&server, &name, p).await;
         }
     }
     {
@@ -280,7 +280,7 @@ async fn read_loop(
             Message::CloseProxy(c) => {
                 if let Some(p) = proxies.remove(&c.proxy_name) {
                     info!(run_id = %handle.run_id, proxy_name = %c.proxy_name, "close proxy");
-                    proxy::close(server, &c.proxy_name, p);
+                    proxy::close(server, &c.proxy_name, p).await;
                 }
             }
             Message::Ping(ping) => {

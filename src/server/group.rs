@@ -105,6 +105,8 @@ pub fn join(
 }
 
 fn leave(server: &Server, group_name: &str, group: &Arc<TcpGroup>, proxy_name: &str) {
+    // Lock order as in `join` (groups, then members), so nobody joins a group being closed.
+    let mut groups = lock(&server.tcp_groups);
     let empty = {
         let mut members = lock(&group.members);
         members.retain(|m| m.name != proxy_name);
@@ -113,7 +115,6 @@ fn leave(server: &Server, group_name: &str, group: &Arc<TcpGroup>, proxy_name: &
     if !empty {
         return;
     }
-    let mut groups = lock(&server.tcp_groups);
     // Only the group this member joined: a new one of the same name may exist already.
     if groups
         .get(group_name)

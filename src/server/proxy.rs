@@ -25,6 +25,8 @@ pub struct RunningProxy {
     cancel: CancellationToken,
     /// Undo the registration (vhost routes, group membership) when the proxy closes.
     cleanup: Vec<Box<dyn FnOnce() + Send>>,
+    /// The task that owns the proxy's socket: its port is free only once the task has ended.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningProxy {
@@ -34,7 +36,19 @@ impl RunningProxy {
             port,
             cancel,
             cleanup: Vec::new(),
+            task: None,
         }
+    }
+
+    /// Cancelled when the proxy closes (or its client's session ends).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The task holding the proxy's listener or socket (see [`close`]).
+    pub fn with_task(mut self, task: tokio::task::JoinHandle<()>) -> RunningProxy {
+        self.task = Some(task);
+        self
     }
 
     pub fn on_close(&mut self, f: impl FnOnce() + Send + 'static) {
@@ -223,7 +237,7 @@ fn start_tcp(
         }
     };
     let cancel = target.ctl.cancel.child_token();
-    tokio::spawn(accept_loop(
+    let task = tokio::spawn(accept_loop(
         server.clone(),
         target.clone(),
         listener,
@@ -232,7 +246,7 @@ fn start_tcp(
     info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}]");
     Ok((
         format!(":{port}"),
-        RunningProxy::new("tcp", Some(port), cancel),
+        RunningProxy::new("tcp", Some(port), cancel).with_task(task),
     ))
 }
 
@@ -252,10 +266,15 @@ pub fn exceeds_max_ports(
 
 /// Stop a proxy: close its listener (its live connections end with the client's session or
 /// their own close) and free its name and port.
-pub fn close(server: &Server, name: &str, p: RunningProxy) {
+pub async fn close(server: &Server, name: &str, p: RunningProxy) {
     p.cancel.cancel();
     for f in p.cleanup {
         f();
+    }
+    // The socket closes when its task ends; wait for that (it ends at once on cancel) so that
+    // a NewProxy right after this CloseProxy can bind the same port.
+    if let Some(task) = p.task {
+        let _ = task.await;
     }
     if let Some(port) = p.port {
         let ports = if p.kind == "udp" {

@@ -177,7 +177,9 @@ async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
         tokio::spawn(accept_each(
             server.clone(),
             l,
-            |server, conn, peer, _| async move { vhost::tcpmux::serve_conn(server, conn, peer).await },
+            |server, conn, peer, dst| async move {
+                vhost::tcpmux::serve_conn(server, conn, peer, dst).await
+            },
         ));
     }
     Ok(())
@@ -257,16 +259,24 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     let stream = Prefixed::new(head, stream);
     let mut tls = false;
     let conn: BoxStream = match sniff(stream, cfg.transport.tls.force).await {
-        Ok(Sniffed::Tls(s)) => match TlsAcceptor::from(server.tls.clone()).accept(s).await {
-            Ok(stream) => {
-                tls = true;
-                Box::new(stream)
+        Ok(Sniffed::Tls(s)) => {
+            // A peer that starts a handshake and stalls must not hold its socket for ever.
+            let handshake = TlsAcceptor::from(server.tls.clone()).accept(s);
+            match tokio::time::timeout(FIRST_MSG_TIMEOUT, handshake).await {
+                Ok(Ok(stream)) => {
+                    tls = true;
+                    Box::new(stream)
+                }
+                Ok(Err(e)) => {
+                    warn!(remote = %peer, "tls handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    debug!(remote = %peer, "tls handshake not done within {}s", FIRST_MSG_TIMEOUT.as_secs());
+                    return;
+                }
             }
-            Err(e) => {
-                warn!(remote = %peer, "tls handshake failed: {e}");
-                return;
-            }
-        },
+        }
         Ok(Sniffed::Plain(s)) => Box::new(s),
         Err(e) => {
             debug!(remote = %peer, "closing connection: {e}");

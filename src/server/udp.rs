@@ -76,11 +76,11 @@ pub fn start(
         dropped: AtomicU64::new(0),
     });
     let cancel = target.ctl.cancel.child_token();
-    tokio::spawn(run(server.clone(), info, socket, cancel.clone()));
+    let task = tokio::spawn(run(server.clone(), info, socket, cancel.clone()));
     info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "udp", "udp proxy listen port [{port}]");
     Ok((
         format!(":{port}"),
-        RunningProxy::new("udp", Some(port), cancel),
+        RunningProxy::new("udp", Some(port), cancel).with_task(task),
     ))
 }
 

@@ -35,7 +35,7 @@ type RespBody = BoxBody<Bytes, hyper::Error>;
 /// Idle work connections kept per proxy, and how long one may stay idle. Go's transport keeps
 /// 5 (MaxIdleConnsPerHost), so more concurrent clients than that make it open and close work
 /// connections all the time; 32 covers busy sites and still bounds what an idle proxy holds.
-const MAX_IDLE: usize = 32;
+const MAX_IDLE: usize = 128;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -97,9 +97,20 @@ pub fn register(
             addrs.push(canonical_addr(domain, cfg.vhost_http_port));
         }
     }
-    // Idle keep-alive connections belong to this registration; drop them with it.
+    // Idle keep-alive connections belong to this registration; drop them with it, and close
+    // those idle for longer than IDLE_TIMEOUT meanwhile.
     let b = backend.clone();
     running.on_close(move || lock(&b.idle).clear());
+    let (b, cancel) = (backend.clone(), running.cancel_token());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IDLE_TIMEOUT / 4);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => lock(&b.idle).retain(|(s, since)| since.elapsed() < IDLE_TIMEOUT && !s.is_closed()),
+                _ = cancel.cancelled() => return,
+            }
+        }
+    });
     Ok((addrs.join(","), running))
 }
 
@@ -210,7 +221,8 @@ async fn handle(
     let host_raw = req
         .uri()
         .authority()
-        .map(|a| a.to_string())
+        // Never user:pass@ (it is not part of the host and must not be copied into headers).
+        .map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())
         .or_else(|| {
             req.headers()
                 .get(header::HOST)
@@ -342,6 +354,23 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
 
     let h = &mut parts.headers;
+    if connect {
+        // frp writes a CONNECT to the backend as it came (a proxy plugin behind it needs its
+        // Proxy-Authorization): no rewriting.
+        parts.version = Version::HTTP_11;
+        return send(
+            server,
+            backend,
+            Request::from_parts(parts, body.boxed()),
+            user_upgrade,
+            connect,
+            settings,
+            peer,
+        )
+        .await;
+    }
+    // Go's ReverseProxy drops a client's `Forwarded` and writes X-Forwarded-* instead.
+    h.remove(header::FORWARDED);
     let prior_xff: Vec<String> = h
         .get_all("x-forwarded-for")
         .iter()
@@ -382,13 +411,39 @@ async fn forward(
             .map_err(|e| Failure::Other(e.to_string()))?;
     }
     let out = Request::from_parts(parts, body.boxed());
+    send(server, backend, out, user_upgrade, connect, settings, peer).await
+}
 
+/// Send the rewritten request and turn the backend's answer into the user's response (or a
+/// tunnel, for an accepted upgrade or CONNECT).
+async fn send(
+    server: &Arc<Server>,
+    backend: &Arc<Backend>,
+    out: Request<RespBody>,
+    user_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    connect: bool,
+    settings: &RouteSettings,
+    peer: SocketAddr,
+) -> Result<Response<RespBody>, Failure> {
     // Tunnels get a connection of their own; plain requests reuse idle ones.
     let tunnel = user_upgrade.is_some();
-    let (mut sender, guard) = backend.sender(server, peer, !tunnel).await?;
-    let resp = match tokio::time::timeout(vhost_timeout(server), sender.send_request(out)).await {
+    let (mut sender, mut guard, reused) = backend.sender(server, peer, !tunnel).await?;
+    let timeout = vhost_timeout(server);
+    let mut attempt = tokio::time::timeout(timeout, sender.try_send_request(out)).await;
+    if reused {
+        // An idle connection the backend closed just now fails before anything was written:
+        // send the request again on a new one (Go's transport does the same).
+        if let Ok(Err(e)) = &mut attempt {
+            if let Some(again) = e.take_message() {
+                debug!(proxy_name = %backend.target.name, "idle work connection was closed, retrying: {}", e.error());
+                (sender, guard, _) = backend.sender(server, peer, false).await?;
+                attempt = tokio::time::timeout(timeout, sender.try_send_request(again)).await;
+            }
+        }
+    }
+    let resp = match attempt {
         Err(_) => return Err(Failure::Timeout),
-        Ok(Err(e)) => return Err(Failure::Other(e.to_string())),
+        Ok(Err(e)) => return Err(Failure::Other(e.into_error().to_string())),
         Ok(Ok(r)) => r,
     };
     if !tunnel {
@@ -482,12 +537,12 @@ impl Backend {
         server: &Arc<Server>,
         peer: SocketAddr,
         reuse: bool,
-    ) -> Result<(SendRequest<RespBody>, ConnCount), Failure> {
+    ) -> Result<(SendRequest<RespBody>, ConnCount, bool), Failure> {
         if reuse {
             let mut idle = lock(&self.idle);
             while let Some((s, since)) = idle.pop() {
                 if since.elapsed() < IDLE_TIMEOUT && s.is_ready() {
-                    return Ok((s, ConnCount::new(server)));
+                    return Ok((s, ConnCount::new(server), true));
                 }
             }
         }
@@ -513,7 +568,7 @@ impl Backend {
                 _ = session.cancelled() => {}
             }
         });
-        Ok((sender, ConnCount::new(server)))
+        Ok((sender, ConnCount::new(server), false))
     }
 
     /// Put a connection back once it can take another request (its response fully read).

@@ -127,7 +127,12 @@ async fn read_connect<S: AsyncStream>(conn: &mut S) -> Result<(Vec<u8>, ConnectR
 }
 
 /// One connection on the tcpmux port.
-pub async fn serve_conn<S: AsyncStream>(server: Arc<Server>, mut conn: S, peer: SocketAddr) {
+pub async fn serve_conn<S: AsyncStream>(
+    server: Arc<Server>,
+    mut conn: S,
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+) {
     let (buf, req) = match tokio::time::timeout(REQUEST_TIMEOUT, read_connect(&mut conn)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -168,7 +173,7 @@ pub async fn serve_conn<S: AsyncStream>(server: Arc<Server>, mut conn: S, peer: 
         buf[req.head_len..].to_vec()
     };
     target
-        .serve(&server, Prefixed::new(replay, conn), peer, None)
+        .serve(&server, Prefixed::new(replay, conn), peer, dst)
         .await;
 }
 
