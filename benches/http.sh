@@ -6,6 +6,7 @@
 # Usage: benches/http.sh [seconds] [connections]
 #   benches/http.sh 10 64
 #   FRPC_COMMON="transport.tls.enable = false" benches/http.sh 10 64
+#   PROFILE=/tmp/http.perf benches/http.sh 10 64   # also perf-record frps and frpc meanwhile
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -89,7 +90,12 @@ run() { wrk -t2 -c"$conns" -d"${secs}s" --latency -H 'Host: bench.test' "$1" ; }
 rps() { awk '/Requests\/sec/ {print $2}'; }
 p99() { awk '$1 == "99%" {print $2}'; }
 direct_out=$(run "http://127.0.0.1:$web_port/")
+if [ -n "${PROFILE:-}" ]; then
+  perf record -F 499 -g -o "$PROFILE" -p "$frps_pid,$frpc_pid" -- sleep "$secs" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 tunnel_out=$(run "http://127.0.0.1:$vhost_port/")
+[ -z "${perf_pid:-}" ] || wait "$perf_pid"
 direct=$(rps <<<"$direct_out"); tunnel=$(rps <<<"$tunnel_out")
 ratio=$(python3 -c "print('%.2f' % ($tunnel / $direct))")
 echo "direct to nginx:  ${direct} req/s  p99 $(p99 <<<"$direct_out")"

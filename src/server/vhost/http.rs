@@ -163,10 +163,10 @@ fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<RespBody> {
     r
 }
 
-fn not_found(server: &Server, connect: bool) -> Response<RespBody> {
+async fn not_found(server: &Server, connect: bool) -> Response<RespBody> {
     let mut r = full(
         StatusCode::NOT_FOUND,
-        not_found_body(&server.cfg().custom_404_page),
+        not_found_body(&server.cfg().custom_404_page).await,
     );
     let h = r.headers_mut();
     h.insert(
@@ -254,10 +254,10 @@ async fn handle(
     }
     let Some(route) = server.vhost.http.lookup(&host, &path, &route_user) else {
         debug!(remote = %peer, "http request for host [{host}] path [{path}] httpUser [{route_user}] not found");
-        return not_found(&server, connect);
+        return not_found(&server, connect).await;
     };
     let Some(backend) = route.pick() else {
-        return not_found(&server, connect);
+        return not_found(&server, connect).await;
     };
     match forward(&server, &route, &backend, req, &host_raw, absolute, peer).await {
         Ok(r) => r,
@@ -267,7 +267,7 @@ async fn handle(
         }
         Err(Failure::Other(e)) => {
             warn!(proxy_name = %backend.target.name, "do http proxy request [host: {host}] error: {e}");
-            not_found(&server, connect)
+            not_found(&server, connect).await
         }
     }
 }

@@ -224,9 +224,9 @@ Please try again later.</p>
 "#;
 
 /// The 404 body: `custom404Page` read on every use (so it can be edited live), else the built-in.
-pub fn not_found_body(custom_404_page: &str) -> Vec<u8> {
+pub async fn not_found_body(custom_404_page: &str) -> Vec<u8> {
     if !custom_404_page.is_empty() {
-        match std::fs::read(custom_404_page) {
+        match tokio::fs::read(custom_404_page).await {
             Ok(b) => return b,
             Err(e) => tracing::warn!("read custom 404 page {custom_404_page}: {e}"),
         }
@@ -235,8 +235,8 @@ pub fn not_found_body(custom_404_page: &str) -> Vec<u8> {
 }
 
 /// The raw 404 response that https-less muxers (tcpmux, CONNECT) write before closing.
-pub fn raw_not_found(custom_404_page: &str) -> Vec<u8> {
-    let body = not_found_body(custom_404_page);
+pub async fn raw_not_found(custom_404_page: &str) -> Vec<u8> {
+    let body = not_found_body(custom_404_page).await;
     let mut out = format!(
         "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nContent-Type: text/html\r\nServer: frp/{}\r\n\r\n",
         body.len(),

@@ -148,7 +148,7 @@ pub async fn serve_conn<S: AsyncStream>(
     let Some(route) = server.vhost.tcpmux.lookup(&req.host, "", &req.user) else {
         debug!(remote = %peer, "tcpmux: no route for host [{}] user [{}]", req.host, req.user);
         let _ = conn
-            .write_all(&super::raw_not_found(&cfg.custom_404_page))
+            .write_all(&super::raw_not_found(&cfg.custom_404_page).await)
             .await;
         let _ = conn.shutdown().await;
         return;
