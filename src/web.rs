@@ -10,7 +10,10 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, UPGRADE,
+    WWW_AUTHENTICATE,
+};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -21,6 +24,66 @@ use tracing::{debug, info};
 use crate::config::types::WebServerConfig;
 
 pub type Resp = Response<Full<Bytes>>;
+
+/// Headers that belong to one hop (RFC 9110 §7.6.1), removed by proxies as Go's do.
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers, including those the Connection header names.
+pub fn remove_hop_by_hop(h: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(*n);
+    }
+}
+
+/// The protocol a request asks to upgrade to (`Connection: upgrade` + `Upgrade: x`).
+pub fn upgrade_type(h: &HeaderMap) -> Option<HeaderValue> {
+    let wants = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if wants {
+        h.get(UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Credentials from an `Authorization`-style value `<scheme> <base64(user:password)>`. Go's
+/// BasicAuth wants the scheme `Basic` (any case); frp's http_proxy takes any scheme word.
+pub fn basic_credentials(value: &HeaderValue, any_scheme: bool) -> Option<(String, String)> {
+    let value = value.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !any_scheme && !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
 
 /// Largest request body we read (frpc's `PUT /api/config`).
 pub const MAX_BODY: usize = 1 << 20;

@@ -2,15 +2,15 @@
 //! HTTP/2 after ALPN), one-shot client connections to a backend, hop-by-hop headers, basic auth,
 //! and tunnels (CONNECT, Upgrade) that outlive the HTTP exchange which opened them.
 
+pub use crate::web::{basic_credentials, remove_hop_by_hop, upgrade_type};
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -34,20 +34,6 @@ const MAX_HEAD: usize = 256 * 1024;
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delay before answering wrong credentials (frp's 200 ms, slows down guessing).
 pub const AUTH_FAIL_DELAY: Duration = Duration::from_millis(200);
-
-/// Headers that belong to one hop (RFC 9110 §7.6.1), removed by proxies as Go's do.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// Tasks an HTTP exchange left running (a CONNECT tunnel, an upgraded connection): the work
 /// connection is served until they end too, so frpc's count of live connections stays right.
@@ -168,52 +154,6 @@ pub fn split_host_port(addr: &str, default_port: u16) -> Result<(&str, u16), Str
     Ok((host, port))
 }
 
-/// Remove hop-by-hop headers, including those the Connection header names.
-pub fn remove_hop_by_hop(h: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = h
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in listed {
-        h.remove(n);
-    }
-    for n in HOP_BY_HOP {
-        h.remove(*n);
-    }
-}
-
-/// The protocol a request asks to upgrade to (`Connection: upgrade` + `Upgrade: x`).
-pub fn upgrade_type(h: &HeaderMap) -> Option<HeaderValue> {
-    let wants = h
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if wants {
-        h.get(UPGRADE).cloned()
-    } else {
-        None
-    }
-}
-
-/// Credentials from an `Authorization`-style value `<scheme> <base64(user:password)>`. Go's
-/// BasicAuth wants the scheme `Basic` (any case); frp's http_proxy takes any scheme word.
-pub fn basic_credentials(value: &HeaderValue, any_scheme: bool) -> Option<(String, String)> {
-    let value = value.to_str().ok()?;
-    let (scheme, b64) = value.split_once(' ')?;
-    if !any_scheme && !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_string(), pass.to_string()))
-}
-
 /// Both compared in constant time.
 pub fn credentials_match(got: &(String, String), user: &str, password: &str) -> bool {
     let u: bool = got.0.as_bytes().ct_eq(user.as_bytes()).into();
@@ -260,6 +200,7 @@ pub fn error(status: StatusCode, msg: &str) -> Resp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{HeaderMap, CONNECTION};
 
     #[test]
     fn host_port_splitting() {

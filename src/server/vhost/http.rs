@@ -22,13 +22,14 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use super::{
-    build_domains, canonical_addr, not_found_body, parse_basic_auth, router::canonical_host,
-    Registration, Route, RouteKey, RouteSettings,
+    build_domains, canonical_addr, not_found_body, router::canonical_host, Registration, Route,
+    RouteKey, RouteSettings,
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
 use crate::server::{lock, Server};
 use crate::transport::AsyncStream;
+use crate::web::{remove_hop_by_hop, upgrade_type};
 
 type RespBody = BoxBody<Bytes, hyper::Error>;
 
@@ -206,8 +207,7 @@ fn unauthorized() -> Response<RespBody> {
 fn basic_auth(headers: &HeaderMap, name: HeaderName) -> Option<(String, String)> {
     headers
         .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic_auth)
+        .and_then(|v| crate::web::basic_credentials(v, false))
 }
 
 async fn handle(
@@ -280,50 +280,6 @@ enum Failure {
 fn vhost_timeout(server: &Server) -> Duration {
     let t = server.cfg().vhost_http_timeout;
     Duration::from_secs(if t <= 0 { 60 } else { t as u64 })
-}
-
-/// Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1, as Go's ReverseProxy).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-fn upgrade_type(h: &HeaderMap) -> Option<HeaderValue> {
-    let conn_upgrade = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if conn_upgrade {
-        h.get(header::UPGRADE).cloned()
-    } else {
-        None
-    }
-}
-
-fn remove_hop_by_hop(h: &mut HeaderMap) {
-    // Headers named by Connection are hop-by-hop too.
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        h.remove(n);
-    }
-    for n in HOP_BY_HOP {
-        h.remove(*n);
-    }
 }
 
 fn set_header(h: &mut HeaderMap, name: &str, value: &str) {

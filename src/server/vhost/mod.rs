@@ -247,21 +247,6 @@ pub async fn raw_not_found(custom_404_page: &str) -> Vec<u8> {
     out
 }
 
-/// `Basic base64(user:pwd)` → (user, pwd); frp accepts the scheme in any case.
-pub fn parse_basic_auth(value: &str) -> Option<(String, String)> {
-    use base64::Engine;
-    let (scheme, rest) = value.split_at_checked(6)?;
-    if !scheme.eq_ignore_ascii_case("basic ") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,15 +269,6 @@ mod tests {
             .contains("should not belong"));
         assert_eq!(canonical_addr("a.test", 80), "a.test");
         assert_eq!(canonical_addr("a.test", 8080), "a.test:8080");
-    }
-
-    #[test]
-    fn basic_auth_parsing() {
-        assert_eq!(
-            parse_basic_auth("basic dTpwOng="),
-            Some(("u".into(), "p:x".into()))
-        );
-        assert_eq!(parse_basic_auth("Bearer x"), None);
     }
 
     #[test]

@@ -10,8 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info};
 
 use super::{
-    build_domains, canonical_addr, parse_basic_auth, router::canonical_host, Registration,
-    RouteKey, RouteSettings,
+    build_domains, canonical_addr, router::canonical_host, Registration, RouteKey, RouteSettings,
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
@@ -95,7 +94,8 @@ fn parse_connect(buf: &[u8]) -> Result<Option<ConnectRequest>, String> {
     let (mut user, mut pwd) = (String::new(), String::new());
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("proxy-authorization") {
-            if let Some((u, p)) = std::str::from_utf8(h.value).ok().and_then(parse_basic_auth) {
+            let value = hyper::header::HeaderValue::from_bytes(h.value).ok();
+            if let Some((u, p)) = value.and_then(|v| crate::web::basic_credentials(&v, false)) {
                 (user, pwd) = (u, p);
             }
         }
