@@ -156,7 +156,11 @@ async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
     };
     if cfg.vhost_http_port > 0 && !http_shared {
         let l = bind(cfg.vhost_http_port, "http service").await?;
-        tokio::spawn(vhost::http::run_listener(server.clone(), l));
+        tokio::spawn(accept_each(
+            server.clone(),
+            l,
+            |server, conn, peer, _| async move { vhost::http::serve_conn(server, conn, peer).await },
+        ));
     }
     if cfg.vhost_https_port > 0 && !https_shared {
         let l = bind(cfg.vhost_https_port, "https service").await?;

@@ -18,12 +18,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use super::{
-    build_domains, canonical_addr, not_found_body, router::canonical_host, Registration, Route,
-    RouteKey, RouteSettings,
+    add_routes, build_domains, canonical_addr, not_found_body, router::canonical_host,
+    Registration, Route, RouteKey, RouteSettings,
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
@@ -78,26 +77,33 @@ pub fn register(
         idle: Mutex::new(Vec::new()),
     });
     let mut running = RunningProxy::new("http", None, target.ctl.cancel.child_token());
-    let mut addrs = Vec::new();
+    let mut keys = Vec::new();
     for domain in &domains {
         for location in &locations {
-            let key = RouteKey {
+            keys.push(RouteKey {
                 domain: domain.clone(),
                 location: location.clone(),
                 user: p.route_by_http_user.clone(),
-            };
-            if let Err(e) = server.vhost.http.add(&key, &reg, backend.clone()) {
-                running.undo();
-                return Err(e);
-            }
-            let (s, name) = (server.clone(), p.proxy_name.clone());
-            running.on_close(move || s.vhost.http.remove(&key, &name));
-            info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "http",
-                "http proxy listen for host [{domain}] location [{location}] group [{}], routeByHTTPUser [{}]",
-                p.group, p.route_by_http_user);
-            addrs.push(canonical_addr(domain, cfg.vhost_http_port));
+            });
         }
     }
+    add_routes(
+        server,
+        |s| &s.vhost.http,
+        &keys,
+        &reg,
+        &backend,
+        &mut running,
+    )?;
+    for k in &keys {
+        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "http",
+            "http proxy listen for host [{}] location [{}] group [{}], routeByHTTPUser [{}]",
+            k.domain, k.location, p.group, p.route_by_http_user);
+    }
+    let addrs: Vec<String> = keys
+        .iter()
+        .map(|k| canonical_addr(&k.domain, cfg.vhost_http_port))
+        .collect();
     // Idle keep-alive connections belong to this registration; drop them with it, and close
     // those idle for longer than IDLE_TIMEOUT meanwhile.
     let b = backend.clone();
@@ -113,26 +119,6 @@ pub fn register(
         }
     });
     Ok((addrs.join(","), running))
-}
-
-/// Accept user connections on the vhost http port until frps stops.
-pub async fn run_listener(server: Arc<Server>, listener: TcpListener) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = server.stopping.cancelled() => return,
-        };
-        match accepted {
-            Ok((conn, peer)) => {
-                let _ = conn.set_nodelay(true);
-                tokio::spawn(serve_conn(server.clone(), conn, peer));
-            }
-            Err(e) => {
-                warn!("vhost http accept error: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 /// Serve HTTP/1.1 (and h2c with prior knowledge) on one user connection.

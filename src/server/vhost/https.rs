@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info};
 
-use super::{build_domains, canonical_addr, sni, Registration, RouteKey, RouteSettings};
+use super::{
+    add_routes, build_domains, canonical_addr, sni, Registration, RouteKey, RouteSettings,
+};
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
 use crate::server::Server;
@@ -36,21 +38,26 @@ pub fn register(
         settings: RouteSettings::default(),
     };
     let mut running = RunningProxy::new("https", None, target.ctl.cancel.child_token());
-    let mut addrs = Vec::new();
-    for domain in domains {
-        let key = RouteKey {
-            domain: domain.clone(),
+    let keys: Vec<RouteKey> = domains
+        .into_iter()
+        .map(|domain| RouteKey {
+            domain,
             location: String::new(),
             user: String::new(),
-        };
-        if let Err(e) = server.vhost.https.add(&key, &reg, target.clone()) {
-            running.undo();
-            return Err(e);
-        }
-        let (s, name) = (server.clone(), p.proxy_name.clone());
-        running.on_close(move || s.vhost.https.remove(&key, &name));
-        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "https", "https proxy listen for host [{domain}]");
-        addrs.push(canonical_addr(&domain, cfg.vhost_https_port));
+        })
+        .collect();
+    add_routes(
+        server,
+        |s| &s.vhost.https,
+        &keys,
+        &reg,
+        target,
+        &mut running,
+    )?;
+    let mut addrs = Vec::new();
+    for k in &keys {
+        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "https", "https proxy listen for host [{}]", k.domain);
+        addrs.push(canonical_addr(&k.domain, cfg.vhost_https_port));
     }
     Ok((addrs.join(","), running))
 }

@@ -65,6 +65,7 @@ impl<M> Route<M> {
 }
 
 /// Where one proxy's route lives, to take it out again when the proxy closes.
+#[derive(Clone)]
 pub struct RouteKey {
     pub domain: String,
     pub location: String,
@@ -150,6 +151,28 @@ impl<M> Table<M> {
             router.remove(&key.domain, &key.location, &key.user);
         }
     }
+}
+
+/// Register `member` under every key of `keys` on the table `table` picks; the first failure
+/// undoes what was added, and each route goes again when `running` closes.
+pub fn add_routes<M: Send + Sync + 'static>(
+    server: &Arc<crate::server::Server>,
+    table: fn(&crate::server::Server) -> &Table<M>,
+    keys: &[RouteKey],
+    reg: &Registration<'_>,
+    member: &Arc<M>,
+    running: &mut crate::server::proxy::RunningProxy,
+) -> Result<(), String> {
+    for key in keys {
+        if let Err(e) = table(server).add(key, reg, member.clone()) {
+            running.undo();
+            return Err(e);
+        }
+        let (s, name) = (server.clone(), reg.proxy_name.to_string());
+        let key = key.clone();
+        running.on_close(move || table(&s).remove(&key, &name));
+    }
+    Ok(())
 }
 
 pub const GROUP_AUTH_FAILED: &str = "group auth failed";

@@ -10,7 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info};
 
 use super::{
-    build_domains, canonical_addr, router::canonical_host, Registration, RouteKey, RouteSettings,
+    add_routes, build_domains, canonical_addr, router::canonical_host, Registration, RouteKey,
+    RouteSettings,
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
@@ -49,21 +50,26 @@ pub fn register(
         },
     };
     let mut running = RunningProxy::new("tcpmux", None, target.ctl.cancel.child_token());
-    let mut addrs = Vec::new();
-    for domain in domains {
-        let key = RouteKey {
-            domain: domain.clone(),
+    let keys: Vec<RouteKey> = domains
+        .into_iter()
+        .map(|domain| RouteKey {
+            domain,
             location: String::new(),
             user: p.route_by_http_user.clone(),
-        };
-        if let Err(e) = server.vhost.tcpmux.add(&key, &reg, target.clone()) {
-            running.undo();
-            return Err(e);
-        }
-        let (s, name) = (server.clone(), p.proxy_name.clone());
-        running.on_close(move || s.vhost.tcpmux.remove(&key, &name));
-        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcpmux", "tcpmux httpconnect multiplexer listens for host [{domain}], group [{}] routeByHTTPUser [{}]", p.group, p.route_by_http_user);
-        addrs.push(canonical_addr(&domain, cfg.tcpmux_http_connect_port));
+        })
+        .collect();
+    add_routes(
+        server,
+        |s| &s.vhost.tcpmux,
+        &keys,
+        &reg,
+        target,
+        &mut running,
+    )?;
+    let mut addrs = Vec::new();
+    for k in &keys {
+        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcpmux", "tcpmux httpconnect multiplexer listens for host [{}], group [{}] routeByHTTPUser [{}]", k.domain, p.group, p.route_by_http_user);
+        addrs.push(canonical_addr(&k.domain, cfg.tcpmux_http_connect_port));
     }
     Ok((addrs.join(","), running))
 }
