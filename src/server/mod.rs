@@ -8,10 +8,12 @@
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
-//! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
+//! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
+//!   [`metrics`]: its Prometheus `/metrics`.
 
 pub mod control;
 pub mod group;
+pub mod metrics;
 pub mod ports;
 pub mod proxy;
 pub mod reload;
@@ -57,6 +59,7 @@ impl Server {
         let tls =
             crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
                 .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+        metrics::mark_start();
         Ok(Arc::new(Server {
             tls,
             stopping: CancellationToken::new(),
