@@ -265,6 +265,14 @@ pub async fn body(req: Request<Incoming>) -> Result<Bytes, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `301 Moved Permanently` to `to` (frp sends `/` to `/static/`).
+pub fn redirect(to: &'static str) -> Resp {
+    let mut r = text(StatusCode::MOVED_PERMANENTLY, "");
+    r.headers_mut()
+        .insert(hyper::header::LOCATION, HeaderValue::from_static(to));
+    r
+}
+
 pub fn not_found() -> Resp {
     text(StatusCode::NOT_FOUND, "404 page not found\n")
 }

@@ -159,3 +159,51 @@ fn wrong_credentials_are_refused_and_a_public_api_needs_a_password() {
         open.log_text()
     );
 }
+
+#[test]
+fn the_admin_api_serves_https_with_its_status_page_and_frpc_status_uses_it() {
+    let bind = free_port();
+    let _frps = start_frps(bind, "auth.token = \"t\"");
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&c, cert.cert.pem()).unwrap();
+    std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
+    let echo = echo_server();
+    let (admin, remote) = (free_port(), free_port());
+    let tls = format!(
+        "webServer.tls.certFile = \"{}\"\nwebServer.tls.keyFile = \"{}\"\n",
+        c.display(),
+        k.display()
+    );
+    let frpc = start_frpc(
+        &config(bind, admin, &tcp_proxy("web", echo.port, remote)).replacen(
+            "\n\n",
+            &format!("\n{tls}\n"),
+            1,
+        ),
+    );
+    assert!(wait_echo(remote, Duration::from_secs(10)));
+    let url = |p: &str| format!("https://127.0.0.1:{admin}{p}");
+
+    // The status page: / redirects to it; it is one HTML file that reads /api/status.
+    let (code, _) = curl(&["-k", "-u", "admin:pw"], &url("/"));
+    assert_eq!(code, 301);
+    let (code, page) = curl(&["-k", "-u", "admin:pw"], &url("/static/"));
+    assert_eq!(code, 200);
+    assert!(page.contains("<title>frpc status</title>") && page.contains("/api/status"));
+    assert_eq!(
+        curl(&["-k"], &url("/static/")).0,
+        401,
+        "the page needs the credentials too"
+    );
+
+    // `frpc status` speaks TLS when the config has webServer.tls.
+    let out = frpc_cmd("status", &frpc.config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("TCP") && table.contains("web") && table.contains("running"),
+        "{table}"
+    );
+}

@@ -10,6 +10,9 @@ use base64::Engine;
 
 use crate::config::types::WebServerConfig;
 
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
 /// Responses larger than this are refused (a status table is a few KiB).
 const MAX_RESPONSE: u64 = 8 << 20;
 
@@ -32,10 +35,22 @@ pub fn call(
         .map_err(|e| format!("{addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("{addr}: no address"))?;
-    let mut conn = TcpStream::connect_timeout(&target, timeout)
+    let tcp = TcpStream::connect_timeout(&target, timeout)
         .map_err(|e| format!("cannot reach the admin API at {addr}: {e}"))?;
-    conn.set_read_timeout(Some(timeout)).ok();
-    conn.set_write_timeout(Some(timeout)).ok();
+    tcp.set_read_timeout(Some(timeout)).ok();
+    tcp.set_write_timeout(Some(timeout)).ok();
+    let mut conn: Box<dyn ReadWrite> = match &web.tls {
+        None => Box::new(tcp),
+        // frpc's own API, on the address its config names: its certificate is often
+        // self-signed, so it is not verified (as frpc does not verify frps without a CA).
+        Some(_) => {
+            let tls = crate::transport::tls::client_config(host, "", "", "")
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let session = rustls::ClientConnection::new(tls.config, tls.server_name)
+                .map_err(|e| format!("{addr}: {e}"))?;
+            Box::new(rustls::StreamOwned::new(session, tcp))
+        }
+    };
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n"
     );
@@ -48,9 +63,12 @@ pub fn call(
     conn.write_all(req.as_bytes())
         .map_err(|e| format!("{addr}: {e}"))?;
     let mut raw = Vec::new();
-    conn.take(MAX_RESPONSE)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("{addr}: {e}"))?;
+    match conn.take(MAX_RESPONSE).read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify: what arrived is the whole answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(format!("{addr}: {e}")),
+    }
     let (status, body) = parse_response(&raw)?;
     if status != 200 {
         let body = body.trim();

@@ -1,5 +1,6 @@
 //! frpc's admin API (apis.md §4) on `webServer.*`: reload, stop, proxy status and the config
-//! file, behind HTTP basic auth. `frpc reload|status|stop` are its command-line clients.
+//! file, behind HTTP basic auth, and a small status page at `/static/`. `frpc reload|status|stop`
+//! are its command-line clients.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +16,9 @@ use super::proxy::{Proxies, ProxyStatus};
 use crate::config::ClientConfig;
 use crate::service::shutdown::ShutdownTrigger;
 use crate::web::{self, Resp};
+
+/// The status page: one self-contained file (no build step, nothing fetched from elsewhere).
+const STATUS_PAGE: &str = include_str!("admin_page.html");
 
 /// A reload asked for over the API; the client answers on `done`.
 pub struct AdminReload {
@@ -79,6 +83,11 @@ async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Resp {
             },
         },
         ("/api/config", Method::PUT) => put_config(&admin, req).await,
+        // As frp's frpc: `/` sends the browser to the status page.
+        ("/", Method::GET) => web::redirect("/static/"),
+        ("/static/" | "/static/index.html", Method::GET) => {
+            web::response(StatusCode::OK, "text/html; charset=utf-8", STATUS_PAGE)
+        }
         ("/api/reload" | "/api/status" | "/api/config", _) | ("/api/stop", _) => {
             web::method_not_allowed()
         }

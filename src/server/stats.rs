@@ -137,8 +137,8 @@ impl Meter {
 
 /// A work connection whose bytes are booked on `meter` as they pass: for http, where one work
 /// connection carries many requests and may idle in the pool for a minute (frp books them when
-/// it closes; we do not wait). It counts as an open connection of its proxy and client; frps's
-/// own count of open connections is kept per request by the http server, for the graceful stop.
+/// it closes; we do not wait). Open connections are counted per request instead (see
+/// `vhost::http`), so an idle pooled connection is not one.
 pub struct MeteredStream<S> {
     inner: S,
     meter: Meter,
@@ -146,19 +146,10 @@ pub struct MeteredStream<S> {
 
 impl<S> MeteredStream<S> {
     pub fn new(inner: S, meter: &Meter) -> MeteredStream<S> {
-        meter.proxy.counters.conns.fetch_add(1, Relaxed);
-        meter.client.conns.fetch_add(1, Relaxed);
         MeteredStream {
             inner,
             meter: meter.clone(),
         }
-    }
-}
-
-impl<S> Drop for MeteredStream<S> {
-    fn drop(&mut self) {
-        self.meter.proxy.counters.conns.fetch_sub(1, Relaxed);
-        self.meter.client.conns.fetch_sub(1, Relaxed);
     }
 }
 
@@ -296,12 +287,11 @@ impl Stats {
         ConnGuard(self)
     }
 
-    /// For a count that outlives a borrow of the stats (see `vhost::http::ConnCount`).
-    pub fn conn_opened(&self) {
+    fn conn_opened(&self) {
         self.global.conns.fetch_add(1, Relaxed);
     }
 
-    pub fn conn_closed(&self) {
+    fn conn_closed(&self) {
         self.global.conns.fetch_sub(1, Relaxed);
     }
 

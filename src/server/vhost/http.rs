@@ -26,7 +26,7 @@ use super::{
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
-use crate::server::stats::MeteredStream;
+use crate::server::stats::{MeteredStream, OpenConn};
 use crate::server::{lock, Server};
 use crate::transport::AsyncStream;
 use crate::web::{remove_hop_by_hop, upgrade_type};
@@ -370,7 +370,7 @@ async fn send(
 ) -> Result<Response<RespBody>, Failure> {
     // Tunnels get a connection of their own; plain requests reuse idle ones.
     let tunnel = user_upgrade.is_some();
-    let (mut sender, mut guard, reused) = backend.sender(server, peer, !tunnel).await?;
+    let (mut sender, mut guard, reused) = backend.sender(peer, !tunnel).await?;
     let timeout = vhost_timeout(server);
     let mut attempt = tokio::time::timeout(timeout, sender.try_send_request(out)).await;
     if reused {
@@ -379,7 +379,7 @@ async fn send(
         if let Ok(Err(e)) = &mut attempt {
             if let Some(again) = e.take_message() {
                 debug!(proxy_name = %backend.target.name, "idle work connection was closed, retrying: {}", e.error());
-                (sender, guard, _) = backend.sender(server, peer, false).await?;
+                (sender, guard, _) = backend.sender(peer, false).await?;
                 attempt = tokio::time::timeout(timeout, sender.try_send_request(again)).await;
             }
         }
@@ -433,27 +433,11 @@ async fn send(
     ))
 }
 
-/// Counts a request towards frps's open connections (graceful stop waits for it) until its
-/// response body has been sent.
-pub struct ConnCount(Arc<Server>);
-
-impl ConnCount {
-    fn new(server: &Arc<Server>) -> ConnCount {
-        server.stats.conn_opened();
-        ConnCount(server.clone())
-    }
-}
-
-impl Drop for ConnCount {
-    fn drop(&mut self) {
-        self.0.stats.conn_closed();
-    }
-}
-
-/// A response body that holds its request's [`ConnCount`].
+/// A response body that holds its request's count as an open connection (of frps, the
+/// client and the proxy; the graceful stop waits for it) until it has been sent.
 struct Guarded {
     inner: Incoming,
-    _guard: ConnCount,
+    _guard: OpenConn,
 }
 
 impl Body for Guarded {
@@ -477,15 +461,14 @@ impl Backend {
     /// A connection ready for a request: an idle one when `reuse`, else a new work connection.
     async fn sender(
         &self,
-        server: &Arc<Server>,
         peer: SocketAddr,
         reuse: bool,
-    ) -> Result<(SendRequest<RespBody>, ConnCount, bool), Failure> {
+    ) -> Result<(SendRequest<RespBody>, OpenConn, bool), Failure> {
         if reuse {
             let mut idle = lock(&self.idle);
             while let Some((s, since)) = idle.pop() {
                 if since.elapsed() < IDLE_TIMEOUT && s.is_ready() {
-                    return Ok((s, ConnCount::new(server), true));
+                    return Ok((s, self.target.meter.open(), true));
                 }
             }
         }
@@ -511,7 +494,7 @@ impl Backend {
                 _ = session.cancelled() => {}
             }
         });
-        Ok((sender, ConnCount::new(server), false))
+        Ok((sender, self.target.meter.open(), false))
     }
 
     /// Put a connection back once it can take another request (its response fully read).
