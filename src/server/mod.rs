@@ -8,9 +8,11 @@
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
-//! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
+//! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
+//!   [`dashboard`]: the dashboard's web page.
 
 pub mod control;
+pub mod dashboard;
 pub mod group;
 pub mod ports;
 pub mod proxy;
