@@ -31,6 +31,8 @@ async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
             let body = serde_json::to_vec(&server_info(&server)).unwrap_or_default();
             web::response(StatusCode::OK, "application/json", body)
         }
+        (&Method::GET, "/") => super::dashboard::redirect_root(),
+        (&Method::GET, p) if super::dashboard::is_asset_path(p) => super::dashboard::serve(p),
         _ => web::not_found(),
     }
 }
