@@ -85,6 +85,9 @@ pub fn basic_credentials(value: &HeaderValue, any_scheme: bool) -> Option<(Strin
     Some((user.to_string(), pass.to_string()))
 }
 
+/// A TLS client that has not finished its handshake by then is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Largest request body we read (frpc's `PUT /api/config`).
 pub const MAX_BODY: usize = 1 << 20;
 
@@ -101,15 +104,26 @@ pub fn check_safe(cfg: &WebServerConfig, what: &str) -> Result<(), String> {
             cfg.addr
         ));
     }
-    if cfg.tls.is_some() {
-        return Err("webServer.tls is not supported by this build yet".into());
-    }
     Ok(())
 }
 
+/// A bound web server: plain HTTP, or HTTPS with `webServer.tls`.
+pub struct WebListener {
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
 /// Check and bind `webServer.addr:port`.
-pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<TcpListener> {
+pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<WebListener> {
     check_safe(cfg, what).map_err(|e| anyhow::anyhow!(e))?;
+    let tls = match &cfg.tls {
+        None => None,
+        Some(t) => {
+            let c = crate::transport::tls::server_config(&t.cert_file, &t.key_file, "")
+                .map_err(|e| anyhow::anyhow!("webServer.tls: {e}"))?;
+            Some(tokio_rustls::TlsAcceptor::from(c))
+        }
+    };
     let port = u16::try_from(cfg.port)
         .map_err(|_| anyhow::anyhow!("webServer.port: invalid port {}", cfg.port))?;
     let l = crate::transport::tcp::listen(&cfg.addr, port)
@@ -120,18 +134,19 @@ pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<TcpListen
                 crate::transport::tcp::join_host_port(&cfg.addr, port)
             )
         })?;
-    info!("{what} listen on {}", l.local_addr()?);
-    Ok(l)
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!("{what} listen on {scheme}://{}", l.local_addr()?);
+    Ok(WebListener { listener: l, tls })
 }
 
 /// Serve HTTP/1.1 on `listener`, one task per connection, until the task is dropped.
-pub async fn serve<H, F>(listener: TcpListener, handler: H)
+pub async fn serve<H, F>(listener: WebListener, handler: H)
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (stream, peer) = match listener.listener.accept().await {
             Ok(a) => a,
             Err(e) => {
                 debug!("web accept error: {e}");
@@ -140,7 +155,25 @@ where
             }
         };
         let handler = handler.clone();
+        let tls = listener.tls.clone();
         tokio::spawn(async move {
+            let stream: crate::transport::BoxStream = match tls {
+                None => Box::new(stream),
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(s)) => Box::new(s),
+                        Ok(Err(e)) => {
+                            debug!(remote = %peer, "web tls handshake: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            debug!(remote = %peer, "web tls handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
             let svc = service_fn(move |req| {
                 let fut = handler(req);
                 async move { Ok::<_, Infallible>(fut.await) }

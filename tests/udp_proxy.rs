@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::udp::*;
 use common::*;
 use frp::proto::codec::{decode_frame, encode_frame};
 use frp::proto::msg::Message;
@@ -19,19 +20,6 @@ use frp::proto::udp as codec;
 const UP: Duration = Duration::from_secs(20);
 const PEERS: usize = 20;
 const DATAGRAMS: usize = 1000;
-
-/// A UDP echo server on 127.0.0.1.
-fn udp_echo() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    port
-}
 
 /// A UDP server that records every datagram it gets, then echoes what follows the first
 /// `strip` bytes (the PROXY header).
@@ -50,52 +38,12 @@ fn recording_udp(strip: usize) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     (port, seen)
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1.
-fn free_tcp_and_udp_port() -> u16 {
-    loop {
-        let p = free_port();
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn udp_proxy(name: &str, local: u16, remote: u16, extra: &str) -> String {
     format!("[[proxies]]\nname = \"{name}\"\ntype = \"udp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n{extra}\n\n")
 }
 
 fn frpc_config(bind: u16, common: &str, proxies: &str) -> String {
     format!("serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{common}\n\n{proxies}")
-}
-
-/// One datagram through `port` on a fresh socket; true when it comes back.
-fn udp_echo_once(port: u16) -> bool {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    if s.send_to(b"probe", ("127.0.0.1", port)).is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.recv_from(&mut buf), Ok((5, _)) if &buf[..5] == b"probe")
-}
-
-fn wait_udp_echo(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if udp_echo_once(port) {
-            return true;
-        }
-    }
-    false
 }
 
 /// frps + frpc + UDP echo with one udp proxy; returns the daemons and the remote port.

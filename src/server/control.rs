@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::proxy::{self, RunningProxy};
+use super::stats::Counters;
 use super::{lock, Server};
 use crate::config::types::AuthScope;
 use crate::proto::crypto::auth_key_matches;
@@ -40,9 +42,28 @@ pub struct ControlHandle {
     pub cancel: CancellationToken,
     /// Cancelled once the session has fully cleaned up (proxies closed, ports released).
     pub done: CancellationToken,
+    /// What the dashboard shows of this client, and its connections and traffic.
+    pub info: ClientInfo,
+    pub counters: Arc<Counters>,
+    /// How many proxies the session has registered (the session task owns the proxies).
+    proxy_count: AtomicUsize,
+}
+
+/// A logged-in client as its Login described it.
+pub struct ClientInfo {
+    pub version: String,
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub address: SocketAddr,
+    pub login_time: time::OffsetDateTime,
 }
 
 impl ControlHandle {
+    pub fn proxy_count(&self) -> usize {
+        self.proxy_count.load(Ordering::Relaxed)
+    }
+
     /// Queue a message for the client; false once the session is gone.
     pub async fn send(&self, m: Message) -> bool {
         self.out.send(m).await.is_ok()
@@ -133,6 +154,16 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         pool_rx: tokio::sync::Mutex::new(pool_rx),
         cancel: CancellationToken::new(),
         done: CancellationToken::new(),
+        info: ClientInfo {
+            version: login.version.clone(),
+            hostname: login.hostname.clone(),
+            os: login.os.clone(),
+            arch: login.arch.clone(),
+            address: peer,
+            login_time: super::stats::local_now(),
+        },
+        counters: Arc::default(),
+        proxy_count: AtomicUsize::new(0),
     });
     lock(&server.controls).insert(run_id.clone(), handle.clone());
     crate::service::notify::status(&server.status_line());
@@ -275,12 +306,14 @@ async fn read_loop(
                         }
                     }
                 };
+                handle.proxy_count.store(proxies.len(), Ordering::Relaxed);
                 handle.send(Message::NewProxyResp(resp)).await;
             }
             Message::CloseProxy(c) => {
                 if let Some(p) = proxies.remove(&c.proxy_name) {
                     info!(run_id = %handle.run_id, proxy_name = %c.proxy_name, "close proxy");
                     proxy::close(server, &c.proxy_name, p).await;
+                    handle.proxy_count.store(proxies.len(), Ordering::Relaxed);
                 }
             }
             Message::Ping(ping) => {

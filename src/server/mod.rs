@@ -9,11 +9,12 @@
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
-//!   [`dashboard`]: the dashboard's web page.
+//!   [`metrics`]: its Prometheus `/metrics`; [`dashboard`]: the dashboard's web page.
 
 pub mod control;
 pub mod dashboard;
 pub mod group;
+pub mod metrics;
 pub mod ports;
 pub mod proxy;
 pub mod reload;
@@ -59,6 +60,7 @@ impl Server {
         let tls =
             crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
                 .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+        metrics::mark_start();
         Ok(Arc::new(Server {
             tls,
             stopping: CancellationToken::new(),

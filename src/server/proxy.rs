@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::control::ControlHandle;
+use super::stats::{Meter, ProxyConf};
 use super::{lock, Server};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod, errors};
@@ -73,6 +74,8 @@ pub struct Target {
     use_compression: bool,
     /// The proxy's limiter when `bandwidthLimitMode = "server"` (frps then limits plaintext).
     limiter: Option<Arc<Limiter>>,
+    /// Where its connections and traffic are counted (dashboard, Prometheus).
+    pub meter: Meter,
 }
 
 impl Target {
@@ -81,6 +84,7 @@ impl Target {
         kind: &str,
         p: &msg::NewProxy,
         limit: Option<u64>,
+        meter: Meter,
     ) -> Arc<Target> {
         Arc::new(Target {
             name: p.proxy_name.clone(),
@@ -92,6 +96,7 @@ impl Target {
                 (Some(rate), "server") => Some(Limiter::new(rate)),
                 _ => None,
             },
+            meter,
         })
     }
 
@@ -131,7 +136,7 @@ impl Target {
     /// when the client's session ends (its work connections are gone anyway).
     pub async fn serve<S: AsyncStream>(
         &self,
-        server: &Server,
+        _server: &Server,
         mut user: S,
         peer: SocketAddr,
         dst: Option<SocketAddr>,
@@ -145,10 +150,10 @@ impl Target {
                 }
             };
             debug!(proxy_name = %self.name, remote = %peer, "join connections");
-            let _open = server.stats.connection();
+            let _open = self.meter.open();
             match splice::splice(&mut user, &mut work).await {
                 Ok((up, down)) => {
-                    server.stats.add_traffic(up, down);
+                    self.meter.traffic(up, down);
                     debug!(proxy_name = %self.name, remote = %peer, "connection closed, {up} bytes in, {down} bytes out")
                 }
                 Err(e) => {
@@ -187,7 +192,8 @@ pub fn register(
         }
         names.insert(p.proxy_name.clone(), kind.clone());
     }
-    let target = Target::new(ctl, &kind, &p, limit);
+    let meter = server.stats.meter(&p.proxy_name, &kind, &ctl.counters);
+    let target = Target::new(ctl, &kind, &p, limit, meter.clone());
     let result = match kind.as_str() {
         "tcp" => start_tcp(server, &target, &p, proxies),
         "udp" => super::udp::start(server, &target, &p, proxies),
@@ -200,7 +206,9 @@ pub fn register(
     };
     match result {
         Ok((remote_addr, running)) => {
-            server.stats.proxy_opened(&kind);
+            let port = running.port.map_or(p.remote_port, i64::from);
+            let conf = ProxyConf::from_new_proxy(&kind, &p, port);
+            server.stats.proxy_opened(&meter, conf, &ctl.info.version);
             proxies.insert(p.proxy_name.clone(), running);
             Ok(remote_addr)
         }
@@ -285,7 +293,7 @@ pub async fn close(server: &Server, name: &str, p: RunningProxy) {
         lock(ports).release(name, port);
     }
     lock(&server.proxy_names).remove(name);
-    server.stats.proxy_closed(&p.kind);
+    server.stats.proxy_closed(name, &p.kind);
     debug!(proxy_name = %name, kind = %p.kind, "proxy closed");
 }
 

@@ -113,7 +113,6 @@ pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> 
             "sshTunnelGateway.bindPort",
         ),
         (cfg.auth.method == "oidc", "auth.method = oidc"),
-        (cfg.enable_prometheus, "enablePrometheus"),
         (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
         (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
         (!cfg.http_plugins.is_empty(), "httpPlugins"),

@@ -93,8 +93,8 @@ async fn run(
     let socket = Arc::new(socket);
     let (tx, mut rx) = mpsc::channel(QUEUE);
     tokio::select! {
-        _ = read_users(&server, &proxy, &socket, tx) => {}
-        _ = keep_work_conn(&server, &proxy, &socket, &mut rx) => {}
+        _ = read_users(&proxy, &socket, tx) => {}
+        _ = keep_work_conn(&proxy, &socket, &mut rx) => {}
         _ = cancel.cancelled() => {}
         _ = server.stopping.cancelled() => {}
     }
@@ -102,12 +102,7 @@ async fn run(
 }
 
 /// Datagrams from users → the queue, as UDPPacket messages.
-async fn read_users(
-    server: &Server,
-    proxy: &UdpProxy,
-    socket: &UdpSocket,
-    tx: mpsc::Sender<Message>,
-) {
+async fn read_users(proxy: &UdpProxy, socket: &UdpSocket, tx: mpsc::Sender<Message>) {
     // A datagram longer than the buffer is truncated, as in frp.
     let mut buf = vec![0u8; proxy.packet_size];
     loop {
@@ -129,17 +124,12 @@ async fn read_users(
             debug!(proxy_name = %proxy.name, remote = %from, dropped, "udp queue full, dropping a datagram");
             continue;
         }
-        server.stats.add_traffic(n as u64, 0);
+        proxy.target.meter.traffic(n as u64, 0);
     }
 }
 
 /// Keep exactly one work connection: take one, serve it until it fails, take the next.
-async fn keep_work_conn(
-    server: &Server,
-    proxy: &UdpProxy,
-    socket: &UdpSocket,
-    rx: &mut mpsc::Receiver<Message>,
-) {
+async fn keep_work_conn(proxy: &UdpProxy, socket: &UdpSocket, rx: &mut mpsc::Receiver<Message>) {
     tokio::time::sleep(FIRST_WORK_CONN_DELAY).await;
     loop {
         // No addresses in this StartWorkConn: it carries every user's datagrams.
@@ -153,7 +143,7 @@ async fn keep_work_conn(
         };
         debug!(proxy_name = %proxy.name, "udp work connection started");
         let began = Instant::now();
-        serve_work_conn(server, proxy, socket, work, rx).await;
+        serve_work_conn(proxy, socket, work, rx).await;
         info!(proxy_name = %proxy.name, "udp work connection closed, taking a new one");
         // A connection that dies at once (frpc does not know the proxy yet, say) must not turn
         // into a tight loop of work connections.
@@ -166,7 +156,6 @@ async fn keep_work_conn(
 /// Run one work connection: queued datagrams out, UDPPacket replies back to their users.
 /// Returns when either direction fails or frpc is silent for [`READ_TIMEOUT`].
 async fn serve_work_conn(
-    server: &Server,
     proxy: &UdpProxy,
     socket: &UdpSocket,
     work: BoxStream,
@@ -209,7 +198,7 @@ async fn serve_work_conn(
                 None => to,
             };
             match socket.send_to(&data, to).await {
-                Ok(n) => server.stats.add_traffic(0, n as u64),
+                Ok(n) => proxy.target.meter.traffic(0, n as u64),
                 Err(e) => debug!(proxy_name = %proxy.name, remote = %to, "udp send error: {e}"),
             }
         }

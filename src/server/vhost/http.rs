@@ -26,6 +26,7 @@ use super::{
 };
 use crate::proto::msg;
 use crate::server::proxy::{RunningProxy, Target};
+use crate::server::stats::MeteredStream;
 use crate::server::{lock, Server};
 use crate::transport::AsyncStream;
 use crate::web::{remove_hop_by_hop, upgrade_type};
@@ -495,7 +496,7 @@ impl Backend {
             .map_err(Failure::Other)?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
             .title_case_headers(true)
-            .handshake(TokioIo::new(work))
+            .handshake(TokioIo::new(MeteredStream::new(work, &self.target.meter)))
             .await
             .map_err(|e| Failure::Other(e.to_string()))?;
         let session = self.target.ctl.cancel.clone();
