@@ -148,10 +148,14 @@ try {
   report.screenshot = screenshot;
 
   if (opts.clearOffline) {
+    // The notice shows for a few seconds only: watch for it from before the click.
+    const shown = page.waitForFunction(() => {
+      const n = document.querySelector('#notice');
+      return !n.hidden && n.textContent.trim();
+    });
     await page.click('#clear-offline');
+    report.noticeAfterClear = await (await shown).jsonValue();
     await page.waitForFunction(() => !document.querySelector('tr[data-status="offline"]'));
-    await page.waitForSelector('#notice:not([hidden])');
-    report.noticeAfterClear = (await page.textContent('#notice')).trim();
     report.proxiesAfterClear = await readTables();
   }
   report.elapsedMs = Date.now() - started;
