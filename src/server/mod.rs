@@ -9,9 +9,10 @@
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
-//!   [`metrics`]: its Prometheus `/metrics`.
+//!   [`metrics`]: its Prometheus `/metrics`; [`dashboard`]: the dashboard's web page.
 
 pub mod control;
+pub mod dashboard;
 pub mod group;
 pub mod metrics;
 pub mod ports;

@@ -55,6 +55,8 @@ async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
         | ["api", "proxy", _]
         | ["api", "proxy", _, _]
         | ["api", "traffic", _] => web::method_not_allowed(),
+        [""] if get => super::dashboard::redirect_root(),
+        _ if get && super::dashboard::is_asset_path(&path) => super::dashboard::serve(&path),
         _ => web::not_found(),
     }
 }
