@@ -8,10 +8,13 @@
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
+//! - [`plugin`]: server plugins (`httpPlugins`), asked over HTTP before logins, proxies,
+//!   heartbeats, work and user connections.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server.
 
 pub mod control;
 pub mod group;
+pub mod plugin;
 pub mod ports;
 pub mod proxy;
 pub mod reload;
@@ -49,6 +52,8 @@ pub struct Server {
     pub tcp_groups: Mutex<HashMap<String, Arc<group::TcpGroup>>>,
     /// UDP ports: a namespace of their own (tcp and udp may use the same number).
     pub udp_ports: Mutex<PortManager>,
+    /// The `httpPlugins` at start (a reload keeps them, as frp does).
+    pub plugins: plugin::Manager,
 }
 
 impl Server {
@@ -67,6 +72,7 @@ impl Server {
             vhost: vhost::Vhosts::default(),
             tcp_groups: Mutex::new(HashMap::new()),
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
+            plugins: plugin::Manager::new(&cfg.http_plugins),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }
