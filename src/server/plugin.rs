@@ -226,11 +226,10 @@ struct Endpoint {
     path: String,
 }
 
+/// One plugin. Its URL is never logged: a path may carry a secret (`?key=...`).
 struct HttpPlugin {
     name: String,
     ops: Vec<Op>,
-    /// The URL as frp builds it, for logs.
-    url: String,
     endpoint: Result<Endpoint, String>,
 }
 
@@ -249,8 +248,8 @@ impl Manager {
                 match &p.endpoint {
                     Ok(_) => info!("plugin [{}] has been registered", p.name),
                     Err(e) => warn!(
-                        "plugin [{}]: invalid address [{}]: {e}; its operations will fail",
-                        p.name, p.url
+                        "plugin [{}]: invalid address: {e}; its operations will fail",
+                        p.name
                     ),
                 }
                 p
@@ -338,7 +337,6 @@ impl HttpPlugin {
             // Validation refuses unknown ops; ignore any that slip through.
             ops: o.ops.iter().filter_map(|s| Op::parse(s)).collect(),
             endpoint: Endpoint::parse(&url, o.tls_verify),
-            url,
         }
     }
 
@@ -358,7 +356,7 @@ impl HttpPlugin {
         })
         .map_err(|e| format!("encode request: {e}"))?;
         let body = msg::go_escape(body);
-        debug!(reqid = %reqid, "send {op} request to plugin [{}] ({})", self.name, self.url);
+        debug!(reqid = %reqid, "send {op} request to plugin [{}]", self.name);
         let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, ep.post(op, reqid, body))
             .await
             .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))??;
@@ -692,7 +690,12 @@ mod tests {
             ops: vec!["Login".into(), "NewUserConn".into()],
             tls_verify: false,
         });
-        assert_eq!(p.url, "http://127.0.0.1:9000/h");
+        let ep = p.endpoint.as_ref().unwrap();
+        assert_eq!(
+            (ep.authority.as_str(), ep.path.as_str()),
+            ("127.0.0.1:9000", "/h")
+        );
+        assert!(ep.tls.is_none());
         assert_eq!(p.ops, vec![Op::Login, Op::NewUserConn]);
     }
 }
