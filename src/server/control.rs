@@ -263,10 +263,11 @@ async fn read_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let m = tokio::select! {
-            // Messages first: those queued while a plugin call ran still count as heartbeats.
+            // In this order: the end of the session, then messages (those queued while a
+            // plugin call ran still count as heartbeats), then the heartbeat check.
             biased;
-            m = msgs.recv() => m,
             _ = handle.cancel.cancelled() => return,
+            m = msgs.recv() => m,
             _ = tick.tick() => {
                 if hb_timeout > 0 && last_ping.elapsed() > Duration::from_secs(hb_timeout as u64) {
                     warn!(run_id = %handle.run_id, "heartbeat timeout");
