@@ -450,7 +450,7 @@ impl Message {
     /// as Go's `encoding/json` does.
     pub fn decode(t: u8, body: &[u8]) -> Result<Message, serde_json::Error> {
         let mut value: serde_json::Value = serde_json::from_slice(body)?;
-        lowercase_keys(&mut value, true);
+        lowercase_keys(&mut value, Some(NESTED_STRUCT_KEYS));
         let v = value;
         Ok(match t {
             b'o' => Message::Login(serde_json::from_value(v)?),
@@ -480,9 +480,22 @@ impl Message {
     }
 }
 
-/// Lower-case the keys of a message object and of its nested structs, leaving user maps
-/// (`metas`, `headers`, ...) untouched. A JSON `null` becomes "absent" like in Go.
-fn lowercase_keys(v: &mut serde_json::Value, top: bool) {
+/// Decode a JSON object the way Go's `encoding/json` fills a struct: keys of the object and of
+/// its nested structs named in `nested` match case-insensitively, unknown keys are ignored and
+/// `null` leaves a field empty. User maps (`metas`, ...) keep their keys. For JSON that is not
+/// a frp message itself, such as the content a server plugin answers with.
+pub fn from_go_json<T: serde::de::DeserializeOwned>(
+    mut value: serde_json::Value,
+    nested: &[&str],
+) -> Result<T, serde_json::Error> {
+    lowercase_keys(&mut value, Some(nested));
+    serde_json::from_value(value)
+}
+
+/// Lower-case the keys of a message object and of its nested structs (`nested`, given for the
+/// top level only), leaving user maps (`metas`, `headers`, ...) untouched. A JSON `null` becomes
+/// "absent" like in Go.
+fn lowercase_keys(v: &mut serde_json::Value, nested: Option<&[&str]>) {
     if let serde_json::Value::Object(map) = v {
         let entries: Vec<(String, serde_json::Value)> = std::mem::take(map).into_iter().collect();
         for (k, mut val) in entries {
@@ -490,12 +503,12 @@ fn lowercase_keys(v: &mut serde_json::Value, top: bool) {
                 continue;
             }
             let key = k.to_ascii_lowercase();
-            if top && NESTED_STRUCT_KEYS.contains(&key.as_str()) {
-                lowercase_keys(&mut val, false);
+            if nested.is_some_and(|n| n.contains(&key.as_str())) {
+                lowercase_keys(&mut val, None);
             }
-            if !top && key == "candidate_ports" {
+            if nested.is_none() && key == "candidate_ports" {
                 if let serde_json::Value::Array(items) = &mut val {
-                    items.iter_mut().for_each(|i| lowercase_keys(i, false));
+                    items.iter_mut().for_each(|i| lowercase_keys(i, None));
                 }
             }
             // Go's decoder: an exact-case key wins over a case-insensitive one; keep the first.
@@ -506,7 +519,7 @@ fn lowercase_keys(v: &mut serde_json::Value, top: bool) {
 
 /// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings. These bytes can only
 /// occur inside JSON strings, so a plain replacement is exact.
-fn go_escape(json: Vec<u8>) -> Vec<u8> {
+pub fn go_escape(json: Vec<u8>) -> Vec<u8> {
     let needs = json
         .iter()
         .any(|&b| b == b'<' || b == b'>' || b == b'&' || b == 0xE2);

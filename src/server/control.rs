@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::plugin::{CloseProxyContent, LoginContent, NewProxyContent, PingContent, UserInfo};
 use super::proxy::{self, RunningProxy};
 use super::stats::Counters;
 use super::{lock, Server};
@@ -28,6 +29,8 @@ type Encrypted = CryptoStream<BoxStream>;
 pub struct ControlHandle {
     pub run_id: String,
     pub user: String,
+    /// The Login's `metas` (server plugins see them with every operation of this client).
+    pub metas: msg::StrMap,
     /// The token this client logged in with and its AES key: they stay valid for the session
     /// even when a reload changes `auth.token` (new logins need the new one).
     pub token: String,
@@ -109,17 +112,30 @@ impl ControlHandle {
 /// Serve a client whose first message was Login, until its session ends.
 pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, peer: SocketAddr) {
     let cfg = server.cfg();
-    if let Err(detail) = check_login(&cfg, &login) {
-        warn!(remote = %peer, user = %login.user, "login refused: {detail}");
-        let resp = msg::LoginResp {
-            version: crate::FRP_PROTOCOL_VERSION.into(),
-            error: server.client_error(errors::REGISTER_CONTROL, &detail),
-            ..Default::default()
-        };
-        let _ = proto_mod::write_msg(&mut conn, &Message::LoginResp(resp)).await;
-        let _ = conn.shutdown().await;
-        return;
-    }
+    let user = login.user.clone();
+    // Plugins see the Login first; what they return is what gets verified and registered.
+    let checked = server
+        .plugins
+        .call(LoginContent {
+            login,
+            client_address: peer.to_string(),
+        })
+        .await
+        .and_then(|c| check_login(&cfg, &c.login).map(|()| c.login));
+    let login = match checked {
+        Ok(login) => login,
+        Err(detail) => {
+            warn!(remote = %peer, user = %user, "login refused: {detail}");
+            let resp = msg::LoginResp {
+                version: crate::FRP_PROTOCOL_VERSION.into(),
+                error: server.client_error(errors::REGISTER_CONTROL, &detail),
+                ..Default::default()
+            };
+            let _ = proto_mod::write_msg(&mut conn, &Message::LoginResp(resp)).await;
+            let _ = conn.shutdown().await;
+            return;
+        }
+    };
     let run_id = if login.run_id.is_empty() {
         crate::rand_id()
     } else {
@@ -141,6 +157,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     let handle = Arc::new(ControlHandle {
         run_id: run_id.clone(),
         user: login.user.clone(),
+        metas: login.metas.clone(),
         token: cfg.auth.token.clone(),
         key: crate::proto::crypto::derive_key(cfg.auth.token.as_bytes()),
         pool_count,
@@ -202,6 +219,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         }
         for (name, p) in proxies.drain() {
             proxy::close(&server, &name, p).await;
+            notify_closed(&server, &handle, name);
         }
     }
     {
@@ -221,6 +239,14 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     handle.done.cancel();
     info!(run_id = %run_id, "client session closed");
     crate::service::notify::status(&server.status_line());
+}
+
+/// Tell the plugins (in the background) that a proxy of this client closed.
+fn notify_closed(server: &Server, handle: &ControlHandle, proxy_name: String) {
+    server.plugins.notify(CloseProxyContent {
+        user: UserInfo::of(handle),
+        close_proxy: msg::CloseProxy { proxy_name },
+    });
 }
 
 fn check_login(cfg: &crate::config::ServerConfig, login: &msg::Login) -> Result<(), String> {
@@ -268,8 +294,11 @@ async fn read_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let m = tokio::select! {
-            m = msgs.recv() => m,
+            // In this order: the end of the session, then messages (those queued while a
+            // plugin call ran still count as heartbeats), then the heartbeat check.
+            biased;
             _ = handle.cancel.cancelled() => return,
+            m = msgs.recv() => m,
             _ = tick.tick() => {
                 if hb_timeout > 0 && last_ping.elapsed() > Duration::from_secs(hb_timeout as u64) {
                     warn!(run_id = %handle.run_id, "heartbeat timeout");
@@ -289,8 +318,21 @@ async fn read_loop(
         };
         match m {
             Message::NewProxy(p) => {
-                let name = p.proxy_name.clone();
-                let resp = match proxy::register(server, handle, p, proxies) {
+                let mut name = p.proxy_name.clone();
+                // Plugins may rewrite the proxy; the result is what gets registered.
+                let content = NewProxyContent {
+                    user: UserInfo::of(handle),
+                    new_proxy: p,
+                };
+                let checked = tokio::select! {
+                    r = server.plugins.call(content) => r,
+                    _ = handle.cancel.cancelled() => return,
+                };
+                let registered = checked.and_then(|c| {
+                    name = c.new_proxy.proxy_name.clone();
+                    proxy::register(server, handle, c.new_proxy, proxies)
+                });
+                let resp = match registered {
                     Ok(remote_addr) => msg::NewProxyResp {
                         proxy_name: name,
                         remote_addr,
@@ -314,20 +356,39 @@ async fn read_loop(
                     info!(run_id = %handle.run_id, proxy_name = %c.proxy_name, "close proxy");
                     proxy::close(server, &c.proxy_name, p).await;
                     handle.proxy_count.store(proxies.len(), Ordering::Relaxed);
+                    notify_closed(server, handle, c.proxy_name);
                 }
             }
             Message::Ping(ping) => {
-                let resp = if auth_pings
-                    && !auth_key_matches(&handle.token, ping.timestamp, &ping.privilege_key)
-                {
-                    warn!(run_id = %handle.run_id, "invalid ping: {}", errors::TOKEN_MISMATCH_HEARTBEAT);
-                    msg::Pong {
-                        error: server
-                            .client_error(errors::INVALID_PING, errors::TOKEN_MISMATCH_HEARTBEAT),
+                // Plugins see the Ping before it is verified.
+                let content = PingContent {
+                    user: UserInfo::of(handle),
+                    ping,
+                };
+                let checked = tokio::select! {
+                    r = server.plugins.call(content) => r,
+                    _ = handle.cancel.cancelled() => return,
+                };
+                let checked = checked.and_then(|c| {
+                    let ping = c.ping;
+                    if auth_pings
+                        && !auth_key_matches(&handle.token, ping.timestamp, &ping.privilege_key)
+                    {
+                        return Err(errors::TOKEN_MISMATCH_HEARTBEAT.to_string());
                     }
-                } else {
-                    last_ping = Instant::now();
-                    msg::Pong::default()
+                    Ok(())
+                });
+                let resp = match checked {
+                    Ok(()) => {
+                        last_ping = Instant::now();
+                        msg::Pong::default()
+                    }
+                    Err(detail) => {
+                        warn!(run_id = %handle.run_id, "invalid ping: {detail}");
+                        msg::Pong {
+                            error: server.client_error(errors::INVALID_PING, &detail),
+                        }
+                    }
                 };
                 handle.send(Message::Pong(resp)).await;
             }

@@ -10,11 +10,14 @@
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
 //!   [`metrics`]: its Prometheus `/metrics`; [`dashboard`]: the dashboard's web page.
+//! - [`plugin`]: server plugins (`httpPlugins`), asked over HTTP before logins, proxies,
+//!   heartbeats, work and user connections.
 
 pub mod control;
 pub mod dashboard;
 pub mod group;
 pub mod metrics;
+pub mod plugin;
 pub mod ports;
 pub mod proxy;
 pub mod reload;
@@ -52,6 +55,8 @@ pub struct Server {
     pub tcp_groups: Mutex<HashMap<String, Arc<group::TcpGroup>>>,
     /// UDP ports: a namespace of their own (tcp and udp may use the same number).
     pub udp_ports: Mutex<PortManager>,
+    /// The `httpPlugins` at start (a reload keeps them, as frp does).
+    pub plugins: plugin::Manager,
 }
 
 impl Server {
@@ -71,6 +76,7 @@ impl Server {
             vhost: vhost::Vhosts::default(),
             tcp_groups: Mutex::new(HashMap::new()),
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
+            plugins: plugin::Manager::new(&cfg.http_plugins),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

@@ -132,16 +132,35 @@ impl Target {
         Ok(work)
     }
 
+    /// The `NewUserConn` server plugins (tcp, https, tcpmux; not http): Err rejects the user.
+    async fn check_user_conn(&self, server: &Server, peer: SocketAddr) -> Result<(), String> {
+        use super::plugin::{NewUserConnContent, Op, UserInfo};
+        if !server.plugins.handles(Op::NewUserConn) {
+            return Ok(());
+        }
+        let content = NewUserConnContent {
+            user: UserInfo::of(&self.ctl),
+            proxy_name: self.name.clone(),
+            proxy_type: self.kind.clone(),
+            remote_addr: peer.to_string(),
+        };
+        server.plugins.call(content).await.map(|_| ())
+    }
+
     /// Carry one user connection to the end: a work connection, then bytes both ways. Ends early
     /// when the client's session ends (its work connections are gone anyway).
     pub async fn serve<S: AsyncStream>(
         &self,
-        _server: &Server,
+        server: &Server,
         mut user: S,
         peer: SocketAddr,
         dst: Option<SocketAddr>,
     ) {
         let run = async {
+            if let Err(e) = self.check_user_conn(server, peer).await {
+                warn!(proxy_name = %self.name, remote = %peer, "the user conn [{peer}] was rejected: {e}");
+                return;
+            }
             let mut work = match self.connect(Some(peer), dst).await {
                 Ok(w) => w,
                 Err(e) => {

@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use super::plugin::{NewWorkConnContent, UserInfo};
 use super::{control, vhost, Server};
 use crate::config::load::ConfigSource;
 use crate::proto::{self, msg, Message};
@@ -115,7 +116,6 @@ pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> 
         (cfg.auth.method == "oidc", "auth.method = oidc"),
         (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
         (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
-        (!cfg.http_plugins.is_empty(), "httpPlugins"),
     ];
     match unsupported.iter().find(|(set, _)| *set) {
         Some((_, name)) => anyhow::bail!("{name} is not supported by this frps build yet"),
@@ -373,15 +373,32 @@ async fn register_work_conn(
         warn!(remote = %peer, run_id = %m.run_id, "no client control found for work connection");
         return;
     };
-    if ctl.auth_work_conns
-        && !crate::proto::crypto::auth_key_matches(&ctl.token, m.timestamp, &m.privilege_key)
-    {
-        warn!(remote = %peer, run_id = %m.run_id, "invalid NewWorkConn: {}", crate::proto::errors::TOKEN_MISMATCH_WORK_CONN);
+    let run_id = m.run_id.clone();
+    // Plugins see (and may rewrite) the NewWorkConn before it is verified.
+    let checked = server
+        .plugins
+        .call(NewWorkConnContent {
+            user: UserInfo::of(&ctl),
+            new_work_conn: m,
+        })
+        .await
+        .and_then(|c| {
+            let m = c.new_work_conn;
+            if ctl.auth_work_conns
+                && !crate::proto::crypto::auth_key_matches(
+                    &ctl.token,
+                    m.timestamp,
+                    &m.privilege_key,
+                )
+            {
+                return Err(crate::proto::errors::TOKEN_MISMATCH_WORK_CONN.to_string());
+            }
+            Ok(())
+        });
+    if let Err(detail) = checked {
+        warn!(remote = %peer, run_id = %run_id, "invalid NewWorkConn: {detail}");
         let resp = msg::StartWorkConn {
-            error: server.client_error(
-                crate::proto::errors::INVALID_NEW_WORK_CONN,
-                crate::proto::errors::TOKEN_MISMATCH_WORK_CONN,
-            ),
+            error: server.client_error(crate::proto::errors::INVALID_NEW_WORK_CONN, &detail),
             ..Default::default()
         };
         let _ = proto::write_msg(&mut conn, &Message::StartWorkConn(resp)).await;

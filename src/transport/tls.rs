@@ -138,20 +138,79 @@ pub fn client_config(
         builder.with_no_client_auth()
     };
     // Go sends no SNI for an IP literal; rustls does the same for an IP ServerName.
-    let host = server_name.trim_start_matches('[').trim_end_matches(']');
-    let server_name = match host.parse::<IpAddr>() {
-        Ok(ip) => ServerName::IpAddress(ip.into()),
+    let server_name = self::server_name(server_name)?;
+    Ok(ClientTls {
+        config: Arc::new(config),
+        server_name,
+    })
+}
+
+/// Where Go's `crypto/x509` looks for the system's trusted CAs on Linux and the BSDs;
+/// `SSL_CERT_FILE` replaces the list when set.
+const SYSTEM_CA_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The system's trusted CAs (the first bundle found), for HTTPS requests frps itself makes.
+/// Empty when no bundle is found: every verified handshake then fails, which the caller logs.
+pub fn system_roots() -> RootCertStore {
+    let env = std::env::var("SSL_CERT_FILE")
+        .ok()
+        .filter(|f| !f.is_empty());
+    let files: Vec<String> = match env {
+        Some(f) => vec![f],
+        None => SYSTEM_CA_FILES.iter().map(|f| f.to_string()).collect(),
+    };
+    for f in files {
+        let Ok(data) = std::fs::read(&f) else {
+            continue;
+        };
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut data.as_slice()).flatten() {
+            // A bundle may hold certificates webpki cannot parse; skip those, as Go does.
+            let _ = roots.add(cert);
+        }
+        if !roots.is_empty() {
+            return roots;
+        }
+    }
+    RootCertStore::empty()
+}
+
+/// A TLS client config for HTTPS requests frps makes (server plugins): the certificate is
+/// verified against `roots` when given, otherwise any certificate is accepted (Go's
+/// `InsecureSkipVerify`). No ALPN: the requests are HTTP/1.1.
+pub fn http_client_config(roots: Option<RootCertStore>) -> io::Result<Arc<ClientConfig>> {
+    let p = provider();
+    let builder = ClientConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?;
+    let config = match roots {
+        Some(roots) => builder.with_root_certificates(roots),
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(p))),
+    };
+    Ok(Arc::new(config.with_no_client_auth()))
+}
+
+/// The name to present and verify for `host` (a DNS name or an IP literal, brackets allowed).
+pub fn server_name(host: &str) -> io::Result<ServerName<'static>> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(ip) => Ok(ServerName::IpAddress(ip.into())),
         Err(_) => ServerName::try_from(host.to_string()).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("tls server name '{host}': {e}"),
             )
-        })?,
-    };
-    Ok(ClientTls {
-        config: Arc::new(config),
-        server_name,
-    })
+        }),
+    }
 }
 
 /// Build frps's TLS server config: the configured cert/key, or a self-signed certificate made
