@@ -3,7 +3,7 @@
 //! the JSON API of [`super::web`]. frp serves its own (Vue) page at the same paths: `/` redirects
 //! to `/static/`, and `/favicon.ico`.
 
-use hyper::header::{HeaderValue, CACHE_CONTROL, LOCATION};
+use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
 
 use crate::web::{self, Resp};
@@ -37,7 +37,7 @@ pub fn is_asset_path(path: &str) -> bool {
 /// The answer to `GET path` for a path of the page.
 pub fn serve(path: &str) -> Resp {
     if path == "/static" {
-        return redirect("/static/");
+        return web::redirect("/static/");
     }
     let Some((content_type, body)) = asset(path) else {
         return web::not_found();
@@ -51,18 +51,7 @@ pub fn serve(path: &str) -> Resp {
 
 /// `GET /`: frp's `301` to `/static/`.
 pub fn redirect_root() -> Resp {
-    redirect("/static/")
-}
-
-fn redirect(to: &'static str) -> Resp {
-    let mut r = web::response(
-        StatusCode::MOVED_PERMANENTLY,
-        HTML,
-        format!("<a href=\"{to}\">Moved Permanently</a>.\n\n"),
-    );
-    r.headers_mut()
-        .insert(LOCATION, HeaderValue::from_static(to));
-    r
+    web::redirect("/static/")
 }
 
 #[cfg(test)]
@@ -130,7 +119,7 @@ mod tests {
         assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
         for r in [redirect_root(), serve("/static")] {
             assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
-            assert_eq!(r.headers()[LOCATION], "/static/");
+            assert_eq!(r.headers()[hyper::header::LOCATION], "/static/");
         }
     }
 }
