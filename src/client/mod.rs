@@ -4,7 +4,8 @@
 //! - [`connector`]: the physical connection to frps (TCP, TLS, yamux) and its logical streams.
 //! - [`control`]: one logged-in session: the encrypted control channel, heartbeats.
 //! - [`proxy`]: the configured proxies, their registration status and their work connections.
-//! - [`udp`]: the udp message loop of udp proxies' work connections.
+//! - [`udp`]: the udp message loop of udp and sudp proxies' work connections.
+//! - [`visitor`]: stcp and sudp visitors: local listeners reaching another frpc's proxy.
 //! - [`health`]: health checks that register and close proxies as their service comes and goes.
 //! - [`plugin`]: client plugins that serve a proxy's work connections inside frpc.
 //! - [`admin`]: the admin API (`webServer.*`): reload, stop, status, config.
@@ -17,6 +18,7 @@ pub mod plugin;
 pub mod proxy;
 pub mod service;
 pub mod udp;
+pub mod visitor;
 
 pub use service::run;
 

@@ -445,6 +445,8 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
             .unwrap_or_default(),
         route_by_http_user: c.route_by_http_user.clone().unwrap_or_default(),
         multiplexer: c.multiplexer.clone().unwrap_or_default(),
+        sk: c.secret_key.clone().unwrap_or_default(),
+        allow_users: c.allow_users.clone().unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -477,9 +479,12 @@ pub async fn serve_work_conn(
     } else {
         work
     };
-    if cfg.kind == "udp" {
-        super::udp::serve(&proxies.udp, &cfg, work, udp_packet_size).await;
-        return;
+    match cfg.kind.as_str() {
+        // One work connection at a time: a new one replaces the old.
+        "udp" => return super::udp::serve(Some(&proxies.udp), &cfg, work, udp_packet_size).await,
+        // One work connection per visitor connection, all at once.
+        "sudp" => return super::udp::serve(None, &cfg, work, udp_packet_size).await,
+        _ => {}
     }
     let header = match t
         .proxy_protocol_version

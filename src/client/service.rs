@@ -12,6 +12,7 @@ use super::admin::{self, Admin, AdminReload, ReloadError};
 use super::connector::Connector;
 use super::control::{self, End, Session};
 use super::proxy::Proxies;
+use super::visitor;
 use crate::config::load::ConfigSource;
 use crate::config::ClientConfig;
 use crate::proto::crypto::{auth_key, derive_key};
@@ -39,6 +40,7 @@ struct Client {
     tls: Option<Arc<ClientTls>>,
     key: [u8; 16],
     proxies: Arc<Proxies>,
+    visitors: Arc<visitor::Manager>,
     source: Option<ConfigSource>,
     /// Publishes the running configuration to the admin API.
     published: watch::Sender<Arc<ClientConfig>>,
@@ -57,6 +59,7 @@ impl Client {
         Ok(Client {
             key: derive_key(cfg.auth.token.as_bytes()),
             proxies: Proxies::new(&cfg.proxies),
+            visitors: visitor::Manager::new(&cfg.visitors),
             published: watch::channel(cfg.clone()).0,
             cfg,
             tls,
@@ -124,6 +127,7 @@ impl Client {
         }
         let reconnect = session_settings(&old) != session_settings(&new);
         let diff = self.proxies.apply(&new.proxies);
+        let vdiff = self.visitors.apply(&new.visitors);
         if reconnect {
             self.tls = tls;
             self.key = derive_key(new.auth.token.as_bytes());
@@ -131,9 +135,14 @@ impl Client {
         self.cfg = Arc::new(new);
         self.published.send_replace(self.cfg.clone());
         let what = if reconnect {
-            format!("{}; reconnecting to {}", diff.summary(), self.server())
+            format!(
+                "{}, {}; reconnecting to {}",
+                diff.summary(),
+                vdiff.summary(),
+                self.server()
+            )
         } else {
-            diff.summary()
+            format!("{}, {}", diff.summary(), vdiff.summary())
         };
         info!("configuration reloaded: {what}");
         notify::ready(&format!("reloaded: {what}"));
@@ -255,6 +264,7 @@ pub async fn run(
                     reconnect: CancellationToken::new(),
                 });
                 announce(&mut told_ready, &session.status_line());
+                client.visitors.start(session.clone());
                 let control = control::run(session.clone(), control_stream, &stop);
                 tokio::pin!(control);
                 let end = loop {
@@ -269,6 +279,7 @@ pub async fn run(
                         }
                     }
                 };
+                client.visitors.stop();
                 match end {
                     // control::run already said STOPPING and drained.
                     End::Shutdown => return Ok(()),
@@ -382,14 +393,26 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
     if !cfg.virtual_net.address.is_empty() {
         anyhow::bail!("virtualNet.address is not supported by this frpc build yet");
     }
-    if let Some(v) = cfg.visitors.first() {
-        anyhow::bail!(
-            "visitor [{}]: visitors are not supported by this frpc build yet",
-            v.name
-        );
+    for v in &cfg.visitors {
+        if !matches!(v.kind.as_str(), "stcp" | "sudp") {
+            anyhow::bail!(
+                "visitor [{}]: type {} is not supported by this frpc build yet",
+                v.name,
+                v.kind
+            );
+        }
+        if v.plugin.is_some() {
+            anyhow::bail!(
+                "visitor [{}]: visitor plugins are not supported by this frpc build yet",
+                v.name
+            );
+        }
     }
     for p in &cfg.proxies {
-        if !matches!(p.kind.as_str(), "tcp" | "udp" | "http" | "https" | "tcpmux") {
+        if !matches!(
+            p.kind.as_str(),
+            "tcp" | "udp" | "http" | "https" | "tcpmux" | "stcp" | "sudp"
+        ) {
             anyhow::bail!(
                 "proxy [{}]: type {} is not supported by this frpc build yet",
                 p.name,

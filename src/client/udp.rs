@@ -2,8 +2,9 @@
 //! distinct user address `r` gets its own connected UDP socket to the local service, so the
 //! service's replies can be sent back with the same `r`.
 //!
-//! [`forward`] is the frpc side of the udp message protocol over any stream; udp work
-//! connections use it now, sudp will use it the same way.
+//! [`forward`] is the frpc side of the udp message protocol over any stream: udp work
+//! connections (one at a time per proxy) and sudp work connections (one per visitor
+//! connection, §10.7) use it the same way.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -75,8 +76,14 @@ impl Current {
     }
 }
 
-/// Serve a (wrapped) work connection of udp proxy `cfg` until it ends or a newer one arrives.
-pub async fn serve(current: &Current, cfg: &ProxyConfig, work: BoxStream, packet_size: usize) {
+/// Serve a (wrapped) work connection of udp or sudp proxy `cfg` until it ends or, with
+/// `current` (udp), a newer one arrives.
+pub async fn serve(
+    current: Option<&Current>,
+    cfg: &ProxyConfig,
+    work: BoxStream,
+    packet_size: usize,
+) {
     let name = &cfg.name;
     let local = tcp::join_host_port(&cfg.local_ip, cfg.local_port as u16);
     let target = match tokio::net::lookup_host(local.as_str()).await {
@@ -98,8 +105,12 @@ pub async fn serve(current: &Current, cfg: &ProxyConfig, work: BoxStream, packet
         },
         proxy_protocol: cfg.transport.proxy_protocol_version.parse().ok(),
     };
+    info!(proxy_name = %name, "incoming a new work connection for {} proxy", cfg.kind);
+    let Some(current) = current else {
+        forward(work, target, &opts).await;
+        return;
+    };
     let (id, replaced) = current.replace(name);
-    info!(proxy_name = %name, "incoming a new work connection for udp proxy");
     tokio::select! {
         _ = forward(work, target, &opts) => {}
         _ = replaced.cancelled() => debug!(proxy_name = %name, "udp work connection replaced by a newer one"),

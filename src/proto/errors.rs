@@ -29,3 +29,23 @@ pub fn proxy_already_exists(name: &str) -> String {
 pub fn unknown_proxy_type(t: &str) -> String {
     format!("unknown proxy type: {t}")
 }
+
+pub fn no_control_for_run_id(run_id: &str) -> String {
+    format!("no client control found for run id [{run_id}]")
+}
+
+pub fn visitor_listener_missing(name: &str) -> String {
+    format!("custom listener for [{name}] doesn't exist")
+}
+
+pub fn visitor_listener_repeated(name: &str) -> String {
+    format!("custom listener for [{name}] is repeated")
+}
+
+pub fn visitor_auth_failed(name: &str) -> String {
+    format!("visitor connection of [{name}] auth failed")
+}
+
+pub fn visitor_user_not_allowed(name: &str, user: &str) -> String {
+    format!("visitor connection of [{name}] user [{user}] not allowed")
+}

@@ -7,6 +7,7 @@
 //! - [`udp`]: udp proxies (the public UDP socket and its one work connection).
 //! - [`ports`]: which remote ports proxies may take.
 //! - [`vhost`]: http, https and tcpmux proxies, routed by host name.
+//! - [`visitor`]: stcp and sudp proxies, reached by visitor connections instead of a port.
 //! - [`group`]: load-balancing groups of tcp proxies sharing one port.
 //! - [`stats`]: counters for the dashboard API; [`web`]: the dashboard API server;
 //!   [`metrics`]: its Prometheus `/metrics`; [`dashboard`]: the dashboard's web page.
@@ -25,6 +26,7 @@ pub mod service;
 pub mod stats;
 pub mod udp;
 pub mod vhost;
+pub mod visitor;
 pub mod web;
 
 use std::collections::HashMap;
@@ -55,6 +57,8 @@ pub struct Server {
     pub tcp_groups: Mutex<HashMap<String, Arc<group::TcpGroup>>>,
     /// UDP ports: a namespace of their own (tcp and udp may use the same number).
     pub udp_ports: Mutex<PortManager>,
+    /// stcp/sudp proxies by full name, for visitor connections.
+    pub visitor_listeners: visitor::Listeners,
     /// The `httpPlugins` at start (a reload keeps them, as frp does).
     pub plugins: plugin::Manager,
 }
@@ -76,6 +80,7 @@ impl Server {
             vhost: vhost::Vhosts::default(),
             tcp_groups: Mutex::new(HashMap::new()),
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
+            visitor_listeners: visitor::Listeners::default(),
             plugins: plugin::Manager::new(&cfg.http_plugins),
             cfg: RwLock::new(Arc::new(cfg)),
         }))

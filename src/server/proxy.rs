@@ -219,6 +219,7 @@ pub fn register(
         "http" => super::vhost::http::register(server, &target, &p),
         "https" => super::vhost::https::register(server, &target, &p),
         "tcpmux" => super::vhost::tcpmux::register(server, &target, &p),
+        "stcp" | "sudp" => super::visitor::register(server, &target, &p),
         _ => Err(format!(
             "proxy type [{kind}] is not supported by this frps build yet"
         )),

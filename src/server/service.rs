@@ -222,6 +222,7 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     let cfg = server.cfg();
     tcp::set_keepalive(&stream, cfg.transport.tcp_keepalive);
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     // With vhost http/https on the bind port, the first bytes decide who gets the connection.
     let (http_shared, https_shared) = vhost_on_bind_port(&cfg);
     let mut head = Vec::new();
@@ -288,7 +289,7 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     };
     debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", cfg.transport.tcp_mux);
     if !cfg.transport.tcp_mux {
-        handle_logical(server, conn, peer).await;
+        handle_logical(server, conn, peer, local).await;
         return;
     }
     let interval = cfg.transport.tcp_mux_keepalive_interval;
@@ -299,7 +300,7 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     let session = mux::Session::new(conn, mux::Mode::Server, mux_cfg);
     while let Some(stream) = session.accept().await {
         let server = server.clone();
-        tokio::spawn(async move { handle_logical(server, Box::new(stream), peer).await });
+        tokio::spawn(async move { handle_logical(server, Box::new(stream), peer, local).await });
     }
     debug!(remote = %peer, "mux session closed");
 }
@@ -333,7 +334,13 @@ async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>>
     Ok(head)
 }
 
-async fn handle_logical(server: Arc<Server>, mut conn: BoxStream, peer: SocketAddr) {
+/// `local` is frps's own address of the physical connection.
+async fn handle_logical(
+    server: Arc<Server>,
+    mut conn: BoxStream,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) {
     let first = match tokio::time::timeout(FIRST_MSG_TIMEOUT, proto::read_msg(&mut conn)).await {
         Ok(Ok(m)) => m,
         Ok(Err(e)) => {
@@ -349,15 +356,7 @@ async fn handle_logical(server: Arc<Server>, mut conn: BoxStream, peer: SocketAd
         Message::Login(login) => control::serve(server, conn, login, peer).await,
         Message::NewWorkConn(m) => register_work_conn(&server, conn, m, peer).await,
         Message::NewVisitorConn(m) => {
-            let resp = msg::NewVisitorConnResp {
-                proxy_name: m.proxy_name.clone(),
-                error: server.client_error(
-                    crate::proto::errors::REGISTER_VISITOR,
-                    &format!("custom listener for [{}] doesn't exist", m.proxy_name),
-                ),
-            };
-            warn!(remote = %peer, proxy_name = %m.proxy_name, "visitor connection refused: secret proxies are not supported by this frps build yet");
-            let _ = proto::write_msg(&mut conn, &Message::NewVisitorConnResp(resp)).await;
+            super::visitor::serve_conn(server, conn, m, peer, local).await
         }
         other => warn!(remote = %peer, "unexpected first message {}, closing", other.name()),
     }

@@ -1,0 +1,147 @@
+//! stcp and sudp proxies on frps (protocol.md §10.6, §10.7): no public port, only an entry in
+//! [`Listeners`] under the proxy's full name. A visitor frpc opens a logical connection whose
+//! first message is NewVisitorConn; once its signature and user check out, the rest of that
+//! connection (wrapped with the proxy's secret key, §8) is one more user connection of the
+//! proxy, carried to the owner by [`Target::serve`]. frps never looks inside (sudp's UDPPacket
+//! messages pass through as bytes).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tracing::{debug, info, warn};
+
+use super::proxy::{RunningProxy, Target};
+use super::{lock, Server};
+use crate::proto::crypto::{auth_key_matches, derive_key};
+use crate::proto::msg::{self, Message};
+use crate::proto::{self as proto_mod, errors};
+use crate::transport::{wrap, BoxStream};
+
+/// One registered stcp/sudp proxy as visitors see it.
+struct Listener {
+    secret_key: String,
+    /// `derive_key(secret_key)`, for the visitor leg's encryption.
+    key: [u8; 16],
+    /// Who may visit: `*` is anyone; never empty (an empty list means the owner's own user).
+    allow_users: Vec<String>,
+    target: Arc<Target>,
+}
+
+/// The visitor listeners by full proxy name.
+#[derive(Default)]
+pub struct Listeners {
+    map: Mutex<HashMap<String, Arc<Listener>>>,
+}
+
+impl Listeners {
+    fn get(&self, name: &str) -> Option<Arc<Listener>> {
+        lock(&self.map).get(name).cloned()
+    }
+}
+
+/// Register a NewProxy of type stcp or sudp; its `remote_addr` is empty.
+pub fn register(
+    server: &Arc<Server>,
+    target: &Arc<Target>,
+    p: &msg::NewProxy,
+) -> Result<(String, RunningProxy), String> {
+    let allow_users = if p.allow_users.is_empty() {
+        vec![target.ctl.user.clone()]
+    } else {
+        p.allow_users.clone()
+    };
+    let listener = Arc::new(Listener {
+        key: derive_key(p.sk.as_bytes()),
+        secret_key: p.sk.clone(),
+        allow_users,
+        target: target.clone(),
+    });
+    {
+        let mut map = lock(&server.visitor_listeners.map);
+        if map.contains_key(&p.proxy_name) {
+            return Err(errors::visitor_listener_repeated(&p.proxy_name));
+        }
+        map.insert(p.proxy_name.clone(), listener.clone());
+    }
+    let mut running = RunningProxy::new(&target.kind, None, target.ctl.cancel.child_token());
+    let server_weak = Arc::downgrade(server);
+    let name = p.proxy_name.clone();
+    running.on_close(move || {
+        if let Some(server) = server_weak.upgrade() {
+            let mut map = lock(&server.visitor_listeners.map);
+            // Only our own entry (a later proxy of the same name has its own).
+            if map.get(&name).is_some_and(|l| Arc::ptr_eq(l, &listener)) {
+                map.remove(&name);
+            }
+        }
+    });
+    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %target.kind, "{} proxy custom listen success", target.kind);
+    Ok((String::new(), running))
+}
+
+/// A logical connection whose first message was NewVisitorConn: answer it (plaintext) and, when
+/// accepted, serve the rest as a user connection of the proxy it names.
+pub async fn serve_conn(
+    server: Arc<Server>,
+    mut conn: BoxStream,
+    m: msg::NewVisitorConn,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) {
+    let listener = match admit(&server, &m) {
+        Ok(l) => l,
+        Err(detail) => {
+            warn!(remote = %peer, proxy_name = %m.proxy_name, "register visitor conn error: {detail}");
+            let resp = msg::NewVisitorConnResp {
+                proxy_name: m.proxy_name.clone(),
+                error: server.client_error(errors::REGISTER_VISITOR, &detail),
+            };
+            let _ = proto_mod::write_msg(&mut conn, &Message::NewVisitorConnResp(resp)).await;
+            return;
+        }
+    };
+    let resp = msg::NewVisitorConnResp {
+        proxy_name: m.proxy_name.clone(),
+        error: String::new(),
+    };
+    if let Err(e) = proto_mod::write_msg(&mut conn, &Message::NewVisitorConnResp(resp)).await {
+        debug!(remote = %peer, proxy_name = %m.proxy_name, "write NewVisitorConnResp: {e}");
+        return;
+    }
+    debug!(remote = %peer, proxy_name = %m.proxy_name, "visitor connection accepted");
+    let user = wrap::wrap(conn, &listener.key, m.use_encryption, m.use_compression);
+    listener.target.serve(&server, user, peer, local).await;
+}
+
+/// The checks of frp's visitor manager, in its order: the visitor's session, the listener,
+/// the signature, the user. Err is the detailed error text.
+fn admit(server: &Server, m: &msg::NewVisitorConn) -> Result<Arc<Listener>, String> {
+    // frp accepts an empty run id (visitors older than v0.50) as the user "".
+    let visitor_user = if m.run_id.is_empty() {
+        String::new()
+    } else {
+        match server.control(&m.run_id) {
+            Some(ctl) => ctl.user.clone(),
+            None => return Err(errors::no_control_for_run_id(&m.run_id)),
+        }
+    };
+    let listener = server
+        .visitor_listeners
+        .get(&m.proxy_name)
+        .ok_or_else(|| errors::visitor_listener_missing(&m.proxy_name))?;
+    if !auth_key_matches(&listener.secret_key, m.timestamp, &m.sign_key) {
+        return Err(errors::visitor_auth_failed(&m.proxy_name));
+    }
+    if !listener
+        .allow_users
+        .iter()
+        .any(|u| u == "*" || *u == visitor_user)
+    {
+        return Err(errors::visitor_user_not_allowed(
+            &m.proxy_name,
+            &visitor_user,
+        ));
+    }
+    Ok(listener)
+}
