@@ -447,7 +447,6 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
         multiplexer: c.multiplexer.clone().unwrap_or_default(),
         sk: c.secret_key.clone().unwrap_or_default(),
         allow_users: c.allow_users.clone().unwrap_or_default(),
-        ..Default::default()
     }
 }
 
@@ -625,6 +624,23 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&body),
             r#"{"proxy_name":"web","proxy_type":"http","custom_domains":["a.test"]}"#
+        );
+    }
+
+    #[test]
+    fn stcp_new_proxy_carries_the_secret_key_and_allowed_users() {
+        let c = ProxyConfig {
+            name: "alice.secret".into(),
+            kind: "stcp".into(),
+            local_port: 22,
+            secret_key: Some("sk".into()),
+            allow_users: Some(vec!["bob".into(), "*".into()]),
+            ..Default::default()
+        };
+        let body = msg::Message::NewProxy(new_proxy_msg(&c)).encode_body();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"proxy_name":"alice.secret","proxy_type":"stcp","sk":"sk","allow_users":["bob","*"]}"#
         );
     }
 
