@@ -500,3 +500,43 @@ fn legacy_ini_visitor() {
         "bob's ini visitor reaches alice.secret"
     );
 }
+
+#[test]
+fn visitors_come_back_after_frps_restarts() {
+    let bind = free_port();
+    let mut frps = start_frps(bind, "auth.token = \"tok\"");
+    let echo = echo_server();
+    let udp = udp_echo();
+    let _owner = start_frpc(&client(
+        bind,
+        "",
+        &[
+            proxy("secret", "stcp", "k", echo.port, ""),
+            proxy("dgram", "sudp", "k", udp, ""),
+        ],
+    ));
+    let (port, dport) = (free_port(), free_udp_port());
+    let v = start_frpc(&client(
+        bind,
+        "",
+        &[
+            visitor("v", "stcp", "secret", "k", port as i64, ""),
+            visitor("d", "sudp", "dgram", "k", dport as i64, ""),
+        ],
+    ));
+    assert!(wait_echo(port, UP));
+    assert!(wait_udp_echo(dport, UP));
+    frps.kill();
+    assert!(v.wait_log("reconnecting", UP));
+    let _frps = start_frps(bind, "auth.token = \"tok\"");
+    assert!(
+        wait_echo(port, UP),
+        "the stcp visitor listens again after the new login"
+    );
+    assert!(
+        wait_udp_echo(dport, UP),
+        "the sudp visitor opens a new visitor connection"
+    );
+    let starts = v.log_text().matches("start visitor success").count();
+    assert_eq!(starts, 4, "both visitors started once per session");
+}
