@@ -279,7 +279,7 @@ pub async fn run(
                         }
                     }
                 };
-                client.visitors.stop();
+                client.visitors.stop().await;
                 match end {
                     // control::run already said STOPPING and drained.
                     End::Shutdown => return Ok(()),

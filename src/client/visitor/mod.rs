@@ -147,14 +147,27 @@ impl Manager {
         });
     }
 
-    /// The session ended: stop every visitor (they start again after the next login).
-    pub fn stop(&self) {
-        let mut st = lock(&self.state);
-        st.session = None;
-        for (name, r) in st.running.drain() {
-            debug!(visitor = %name, "stopping visitor");
-            r.cancel.cancel();
-        }
+    /// The session ended: stop every visitor (they start again after the next login). Returns
+    /// once their sockets are closed, so the next session can bind the same ports.
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut st = lock(&self.state);
+            st.session = None;
+            st.running
+                .drain()
+                .map(|(name, r)| {
+                    debug!(visitor = %name, "stopping visitor");
+                    r.cancel.cancel();
+                    r.task
+                })
+                .collect()
+        };
+        let all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
     }
 
     /// Apply a reloaded visitor list: removed and changed visitors stop, new and changed ones
