@@ -384,6 +384,42 @@ mod tests {
         assert_eq!(back, m);
     }
 
+    fn stcp(name: &str, port: i64) -> VisitorConfig {
+        VisitorConfig {
+            name: name.into(),
+            kind: "stcp".into(),
+            server_name: "s".into(),
+            bind_port: port,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn apply_diffs_by_name() {
+        let m = Manager::new(&[stcp("a", 1), stcp("b", 2), stcp("gone", 3)]);
+        let d = m.apply(&[stcp("a", 1), stcp("b", 20), stcp("c", 4)]);
+        assert_eq!(
+            d,
+            Diff {
+                added: vec!["c".into()],
+                removed: vec!["gone".into()],
+                changed: vec!["b".into()],
+                unchanged: 1,
+            }
+        );
+        assert_eq!(
+            d.summary(),
+            "1 visitors added, 1 removed, 1 changed, 1 unchanged"
+        );
+        // Not logged in: nothing runs, so nothing can take a handed-over connection.
+        assert!(m.running().is_empty());
+        let (conn, _peer) = tokio::io::duplex(64);
+        assert_eq!(
+            m.transfer("a", Box::new(conn)).unwrap_err(),
+            "visitor [a] not found"
+        );
+    }
+
     #[test]
     fn new_visitor_conn_resp_json() {
         let ok = Message::NewVisitorConnResp(msg::NewVisitorConnResp {
