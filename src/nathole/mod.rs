@@ -6,11 +6,13 @@
 //! - [`classify`]: EasyNAT / HardNAT and the mapping behaviour from the mapped addresses (frps).
 //! - [`analysis`]: the scored table of punching behaviours and the NatHoleResp for each side
 //!   (frps).
+//! - [`controller`]: frps's sessions: NatHoleVisitor / NatHoleClient / NatHoleReport handling.
 //! - [`punch`]: the encrypted NatHoleSid datagrams and the sender/receiver procedure (frpc).
 //! - [`tunnel`]: QUIC over the punched socket; each user connection is one stream (frpc).
 
 pub mod analysis;
 pub mod classify;
+pub mod controller;
 mod ifaddrs;
 pub mod punch;
 pub mod stun;
