@@ -100,7 +100,7 @@ type Side = Result<(SocketAddr, Vec<u8>), String>;
 /// Runs discovery on both homes, frps's plan in the test thread, then punching on both sides
 /// and, on success, a QUIC tunnel (home2 = P, the proxy, serves; home1 = V, the visitor, opens a
 /// stream, sends a request, reads the answer).
-fn punch_and_tunnel(net: &Net) -> (Side, Side) {
+fn punch_and_tunnel(net: &Net, row: usize) -> (Side, Side) {
     let (v_prep_tx, v_prep) = mpsc::channel::<Prepared>();
     let (c_prep_tx, c_prep) = mpsc::channel::<Prepared>();
     let (v_resp_tx, v_resp) = oneshot::channel::<NatHoleResp>();
@@ -191,9 +191,14 @@ fn punch_and_tunnel(net: &Net) -> (Side, Side) {
             assisted_addrs: cp.assisted,
         };
         let analyzer = analysis::Analyzer::new(Duration::from_secs(3600));
+        // Each plan lowers the score of its row, so the next one takes the next row.
+        for _ in 0..row {
+            analysis::plan(&analyzer, &cm.sid, &vm, &cm).expect("plan");
+        }
         let plan = analysis::plan(&analyzer, &cm.sid, &vm, &cm).expect("plan");
-        // Both EasyNAT: mode 0, first row (client sends, visitor receives with TTL 7).
-        assert_eq!((plan.choice.mode, plan.choice.index), (0, 0));
+        // Both EasyNAT: mode 0; row 0: the client sends, the visitor receives with TTL 7;
+        // row 1: the other way round.
+        assert_eq!((plan.choice.mode, plan.choice.index), (0, row));
         let _ = v_resp_tx.send(plan.visitor_resp);
         let _ = c_resp_tx.send(plan.client_resp);
     }
@@ -204,10 +209,23 @@ fn punch_and_tunnel(net: &Net) -> (Side, Side) {
 fn punching_through_two_nats_then_quic_both_ways() {
     let Some(net) = net() else { return };
     let _stun = start_stun(&net);
-    let (v, c) = punch_and_tunnel(&net);
+    let (v, c) = punch_and_tunnel(&net, 0);
     let (v_peer, v_got) = v.expect("visitor side");
     let (c_peer, c_got) = c.expect("proxy side");
     // Each side talks to the other's router, never to a private address.
+    assert_eq!(v_peer.ip().to_string(), netns::ROUTER2_WAN);
+    assert_eq!(c_peer.ip().to_string(), netns::ROUTER1_WAN);
+    assert_eq!(c_got, b"hello from the visitor");
+    assert_eq!(v_got, b"hello from the proxy");
+}
+
+#[test]
+fn punching_with_the_roles_swapped() {
+    let Some(net) = net() else { return };
+    let _stun = start_stun(&net);
+    let (v, c) = punch_and_tunnel(&net, 1);
+    let (v_peer, v_got) = v.expect("visitor side");
+    let (c_peer, c_got) = c.expect("proxy side");
     assert_eq!(v_peer.ip().to_string(), netns::ROUTER2_WAN);
     assert_eq!(c_peer.ip().to_string(), netns::ROUTER1_WAN);
     assert_eq!(c_got, b"hello from the visitor");
@@ -220,7 +238,7 @@ fn punching_times_out_when_udp_between_the_routers_is_dropped() {
     let _stun = start_stun(&net);
     net.drop_udp_between_routers();
     let started = std::time::Instant::now();
-    let (v, c) = punch_and_tunnel(&net);
+    let (v, c) = punch_and_tunnel(&net, 0);
     assert_eq!(v.unwrap_err(), "wait detect message timeout");
     assert_eq!(c.unwrap_err(), "wait detect message timeout");
     // read_timeout 5000 ms (+1 s response delay of the sender, +STUN): bounded.
