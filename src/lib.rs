@@ -4,6 +4,7 @@
 //! - [`config`]: the v1 configuration schema, loading and validation.
 //! - [`proto`]: frp's framed JSON messages, auth keys, and the AES-128-CFB stream cipher.
 //! - [`transport`]: TCP, TLS, yamux multiplexing and the per-proxy wrapping layers.
+//! - [`nathole`]: xtcp's building blocks: STUN discovery, NAT analysis, hole punching, QUIC tunnel.
 //! - [`server`]: the frps service.
 //! - [`client`]: the frpc service.
 //! - [`cli`]: the frps and frpc command lines.
@@ -13,6 +14,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod nathole;
 pub mod proto;
 pub mod server;
 pub mod service;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod backend;
+pub mod netns;
 pub mod udp;
 
 use std::io::{Read, Write};
