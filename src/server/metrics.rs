@@ -121,6 +121,8 @@ pub fn render(server: &Server) -> String {
 
 /// The standard process metrics, read from /proc (Linux); elsewhere only the start time.
 fn process_families() -> Vec<Family> {
+    // Only Linux adds to it.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
     let mut v = vec![Family::new(
         "process_start_time_seconds",
         "gauge",
