@@ -280,6 +280,17 @@ async fn write_loop(
     let _ = w.shutdown().await;
 }
 
+/// Queues a NatHoleResp on this client's control connection (dropped when the queue is full
+/// or the session is gone: the peer then times out).
+fn responder(handle: &Arc<ControlHandle>) -> crate::nathole::controller::Responder {
+    let out = handle.out.clone();
+    Arc::new(move |resp| {
+        if out.try_send(Message::NatHoleResp(resp)).is_err() {
+            debug!("control queue closed or full, NatHoleResp dropped");
+        }
+    })
+}
+
 /// `cfg` is the configuration at login: a session keeps its heartbeat settings.
 async fn read_loop(
     server: &Arc<Server>,
@@ -392,6 +403,14 @@ async fn read_loop(
                 };
                 handle.send(Message::Pong(resp)).await;
             }
+            Message::NatHoleVisitor(m) => {
+                let controller = server.nathole.clone();
+                let user = handle.user.clone();
+                let reply = responder(handle);
+                tokio::spawn(async move { controller.handle_visitor(m, &user, reply).await });
+            }
+            Message::NatHoleClient(m) => server.nathole.handle_client(m, responder(handle)),
+            Message::NatHoleReport(m) => server.nathole.handle_report(&m),
             other => debug!(run_id = %handle.run_id, "ignoring {} on control", other.name()),
         }
     }

@@ -61,6 +61,8 @@ pub struct Server {
     pub visitor_listeners: visitor::Listeners,
     /// The `httpPlugins` at start (a reload keeps them, as frp does).
     pub plugins: plugin::Manager,
+    /// xtcp proxies and punching sessions (protocol.md §10.8).
+    pub nathole: Arc<crate::nathole::controller::Controller>,
 }
 
 impl Server {
@@ -82,6 +84,11 @@ impl Server {
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
             visitor_listeners: visitor::Listeners::default(),
             plugins: plugin::Manager::new(&cfg.http_plugins),
+            nathole: crate::nathole::controller::Controller::new(std::time::Duration::from_secs(
+                u64::try_from(cfg.nathole_analysis_data_reserve_hours.max(0))
+                    .unwrap_or(0)
+                    .saturating_mul(3600),
+            )),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

@@ -220,6 +220,7 @@ pub fn register(
         "https" => super::vhost::https::register(server, &target, &p),
         "tcpmux" => super::vhost::tcpmux::register(server, &target, &p),
         "stcp" | "sudp" => super::visitor::register(server, &target, &p),
+        "xtcp" => super::visitor::register_xtcp(server, &target, &p),
         _ => Err(format!(
             "proxy type [{kind}] is not supported by this frps build yet"
         )),
@@ -346,7 +347,7 @@ async fn accept_loop(
 
 /// Take a work connection and send StartWorkConn on it, retrying with another connection when
 /// the write fails (a pooled connection may have died), up to `poolCount + 1` times.
-async fn start_work_conn(
+pub(super) async fn start_work_conn(
     ctl: &ControlHandle,
     start: msg::StartWorkConn,
 ) -> Result<BoxStream, String> {

@@ -48,6 +48,20 @@ pub async fn run(
         let web = super::web::bind(&cfg.web_server).await?;
         tokio::spawn(super::web::serve(server.clone(), web));
     }
+    {
+        // natholeAnalysisDataReserveHours: drop stale punching scores hourly.
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { server.nathole.clean(); }
+                    _ = server.stopping.cancelled() => return,
+                }
+            }
+        });
+    }
     info!("frps started successfully");
     notify::ready(&server.status_line());
     notify::spawn_watchdog();

@@ -40,6 +40,63 @@ impl Listeners {
     }
 }
 
+/// Register a NewProxy of type xtcp (protocol.md §10.8): frps only brokers the punching; each
+/// sid the controller hands out goes to the owner on a work connection of its own.
+pub fn register_xtcp(
+    server: &Arc<Server>,
+    target: &Arc<Target>,
+    p: &msg::NewProxy,
+) -> Result<(String, RunningProxy), String> {
+    let allow_users = if p.allow_users.is_empty() {
+        vec![target.ctl.user.clone()]
+    } else {
+        p.allow_users.clone()
+    };
+    let mut sids = server
+        .nathole
+        .listen_client(&p.proxy_name, &p.sk, allow_users)?;
+    let cancel = target.ctl.cancel.child_token();
+    let mut running = RunningProxy::new(&target.kind, None, cancel.clone());
+    let controller = server.nathole.clone();
+    let name = p.proxy_name.clone();
+    running.on_close(move || controller.close_client(&name));
+    info!(run_id = %target.ctl.run_id, proxy_name = %target.name, proxy_type = "xtcp", "xtcp proxy registered");
+    let target = target.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let sid = tokio::select! {
+                s = sids.recv() => s,
+                _ = cancel.cancelled() => None,
+            };
+            let Some(sid) = sid else { return };
+            let target = target.clone();
+            tokio::spawn(async move {
+                let start = msg::StartWorkConn {
+                    proxy_name: target.name.clone(),
+                    ..Default::default()
+                };
+                match super::proxy::start_work_conn(&target.ctl, start).await {
+                    Ok(mut conn) => {
+                        let m = Message::NatHoleSid(msg::NatHoleSid {
+                            sid,
+                            ..Default::default()
+                        });
+                        if let Err(e) = proto_mod::write_msg(&mut conn, &m).await {
+                            warn!(proxy_name = %target.name, "write NatHoleSid: {e}");
+                        }
+                        use tokio::io::AsyncWriteExt;
+                        let _ = conn.shutdown().await;
+                    }
+                    Err(e) => {
+                        warn!(proxy_name = %target.name, "get a work connection for xtcp: {e}")
+                    }
+                }
+            });
+        }
+    });
+    Ok((String::new(), running.with_task(task)))
+}
+
 /// Register a NewProxy of type stcp or sudp; its `remote_addr` is empty.
 pub fn register(
     server: &Arc<Server>,
