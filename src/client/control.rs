@@ -34,6 +34,8 @@ pub struct Session {
     pub cancel: CancellationToken,
     /// Cancelled by a reload that changed how frpc talks to frps: say goodbye and log in again.
     pub reconnect: CancellationToken,
+    /// NatHole* requests over this control connection (xtcp).
+    pub nathole: Arc<super::xtcp::Hub>,
 }
 
 impl Session {
@@ -64,6 +66,7 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
     let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
     let (out, out_rx) = mpsc::channel::<Message>(256);
     let writer_task = tokio::spawn(write_loop(writer, out_rx));
+    session.nathole.set_out(Some(out.clone()));
     let (mut msgs, reader_task) = proto_mod::codec::spawn_reader(reader);
     session.proxies.reset();
     session.proxies.set_online(true);
@@ -151,6 +154,7 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
             }
         }
     }
+    session.nathole.set_out(None);
     // The writer flushes what is queued and half-closes the control stream. On shutdown, frps
     // answers that by closing its side; wait briefly for it so our CloseProxy surely arrived.
     drop(out);
@@ -218,6 +222,7 @@ fn handle_msg(session: &Arc<Session>, m: Message, last_pong: &mut Instant) -> Op
             }
             *last_pong = Instant::now();
         }
+        Message::NatHoleResp(resp) => session.nathole.on_resp(resp),
         other => debug!("ignoring {} on control", other.name()),
     }
     None
@@ -225,7 +230,7 @@ fn handle_msg(session: &Arc<Session>, m: Message, last_pong: &mut Instant) -> Op
 
 /// Answer one ReqWorkConn: open a logical connection, announce it, wait (without limit, as
 /// frp does) for StartWorkConn, then serve the proxy it names.
-async fn work_conn(s: &Session) {
+async fn work_conn(s: &Arc<Session>) {
     let mut conn = match s.connector.open().await {
         Ok(c) => c,
         Err(e) => {
@@ -262,6 +267,10 @@ async fn work_conn(s: &Session) {
     };
     if !start.error.is_empty() {
         warn!("StartWorkConn contains error: {}", start.error);
+        return;
+    }
+    if let Some(cfg) = s.proxies.xtcp_config(&start.proxy_name) {
+        super::xtcp::serve_owner(s.clone(), conn, cfg).await;
         return;
     }
     let udp_packet_size = s.cfg.udp_packet_size.clamp(0, 65535) as usize;

@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod service;
 pub mod udp;
 pub mod visitor;
+pub mod xtcp;
 
 pub use service::run;
 

@@ -398,6 +398,13 @@ impl Proxies {
     }
 
     #[allow(clippy::type_complexity)]
+    /// The configuration of the running xtcp proxy `name` (its work connections carry sids).
+    pub fn xtcp_config(&self, name: &str) -> Option<Arc<ProxyConfig>> {
+        let entries = lock(&self.entries);
+        let e = entries.get(name)?;
+        (e.status == Status::Running && e.cfg.kind == "xtcp").then(|| e.cfg.clone())
+    }
+
     fn running(
         &self,
         name: &str,

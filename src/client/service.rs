@@ -262,6 +262,7 @@ pub async fn run(
                     proxies: client.proxies.clone(),
                     cancel: CancellationToken::new(),
                     reconnect: CancellationToken::new(),
+                    nathole: Arc::default(),
                 });
                 announce(&mut told_ready, &session.status_line());
                 client.visitors.start(session.clone());
@@ -394,7 +395,7 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
         anyhow::bail!("virtualNet.address is not supported by this frpc build yet");
     }
     for v in &cfg.visitors {
-        if !matches!(v.kind.as_str(), "stcp" | "sudp") {
+        if !matches!(v.kind.as_str(), "stcp" | "sudp" | "xtcp") {
             anyhow::bail!(
                 "visitor [{}]: type {} is not supported by this frpc build yet",
                 v.name,
@@ -411,7 +412,7 @@ fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
     for p in &cfg.proxies {
         if !matches!(
             p.kind.as_str(),
-            "tcp" | "udp" | "http" | "https" | "tcpmux" | "stcp" | "sudp"
+            "tcp" | "udp" | "http" | "https" | "tcpmux" | "stcp" | "sudp" | "xtcp"
         ) {
             anyhow::bail!(
                 "proxy [{}]: type {} is not supported by this frpc build yet",

@@ -14,6 +14,7 @@
 
 pub mod stcp;
 pub mod sudp;
+pub mod xtcp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
@@ -280,6 +281,7 @@ impl Manager {
             let started = match cfg.kind.as_str() {
                 "stcp" => stcp::start(&cfg, ctx),
                 "sudp" => sudp::start(&cfg, ctx),
+                "xtcp" => xtcp::start(&cfg, ctx),
                 other => Err(format!("visitor type {other} is not supported")),
             };
             match started {
