@@ -116,7 +116,7 @@ fn admin_commands_need_the_admin_api_configured() {
 fn verify_reports_ok_and_unbuilt_features_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("frpc.toml");
-    std::fs::write(&p, "serverPort = 1\n[[proxies]]\nname = \"s\"\ntype = \"xtcp\"\nlocalPort = 22\nsecretKey = \"k\"\n").unwrap();
+    std::fs::write(&p, "serverPort = 1\ndnsServer = \"10.0.0.53\"\n[[proxies]]\nname = \"s\"\ntype = \"xtcp\"\nlocalPort = 22\nsecretKey = \"k\"\n").unwrap();
     let out = Command::new(frpc_bin())
         .args(["verify", "-c"])
         .arg(&p)
@@ -128,7 +128,7 @@ fn verify_reports_ok_and_unbuilt_features_are_refused_at_start() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("proxy [s]") && err.contains("xtcp") && err.contains("not supported"),
+        err.contains("dnsServer") && err.contains("not supported"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

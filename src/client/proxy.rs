@@ -397,7 +397,6 @@ impl Proxies {
         names
     }
 
-    #[allow(clippy::type_complexity)]
     /// The configuration of the running xtcp proxy `name` (its work connections carry sids).
     pub fn xtcp_config(&self, name: &str) -> Option<Arc<ProxyConfig>> {
         let entries = lock(&self.entries);
@@ -405,6 +404,7 @@ impl Proxies {
         (e.status == Status::Running && e.cfg.kind == "xtcp").then(|| e.cfg.clone())
     }
 
+    #[allow(clippy::type_complexity)]
     fn running(
         &self,
         name: &str,
