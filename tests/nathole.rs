@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::netns::{self, Host, Net};
+use common::netns::{self, net, start_stun, Host, Net};
 use frp::config::types::QuicConfig;
 use frp::nathole::{analysis, punch, stun, tunnel};
 use frp::proto::msg::{NatHoleClient, NatHoleResp, NatHoleVisitor};
@@ -17,38 +17,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 const SECRET: &str = "abcdefg";
-
-fn net() -> Option<Net> {
-    if std::env::var("FRP_SKIP_NETNS").as_deref() == Ok("1") {
-        eprintln!("FRP_SKIP_NETNS=1: skipping");
-        return None;
-    }
-    if let Some(why) = netns::unavailable() {
-        panic!("{why} (FRP_SKIP_NETNS=1 skips these tests)");
-    }
-    Some(Net::new())
-}
-
-/// Starts the STUN responder in `public`; it stops when the returned sender is dropped.
-fn start_stun(net: &Net) -> oneshot::Sender<()> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (ready_tx, ready) = mpsc::channel();
-    net.spawn(Host::Public, move || async move {
-        let r = stun::StunResponder::start(
-            netns::STUN_PRIMARY.parse().unwrap(),
-            netns::STUN_ALTERNATE.parse().unwrap(),
-        )
-        .await
-        .expect("stun responder binds");
-        ready_tx.send(()).unwrap();
-        let _ = stopped.await;
-        drop(r);
-    });
-    ready
-        .recv_timeout(Duration::from_secs(10))
-        .expect("stun ready");
-    stop
-}
 
 #[test]
 fn stun_discovery_reports_the_routers_public_address() {

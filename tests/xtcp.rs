@@ -6,49 +6,15 @@
 
 mod common;
 
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::netns::{self, Host, Net};
+use common::netns::{self, net, start_stun, Host, Net};
 use common::{frpc_bin, frps_bin, Daemon};
-use frp::nathole::stun;
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "tok";
 const SK: &str = "abcdefg";
 const FRPS_PORT: u16 = 7000;
 const DASHBOARD_PORT: u16 = 7500;
-
-fn net() -> Option<Net> {
-    if std::env::var("FRP_SKIP_NETNS").as_deref() == Ok("1") {
-        eprintln!("FRP_SKIP_NETNS=1: skipping");
-        return None;
-    }
-    if let Some(why) = netns::unavailable() {
-        panic!("{why} (FRP_SKIP_NETNS=1 skips these tests)");
-    }
-    Some(Net::new())
-}
-
-fn start_stun(net: &Net) -> oneshot::Sender<()> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (ready_tx, ready) = mpsc::channel();
-    net.spawn(Host::Public, move || async move {
-        let r = stun::StunResponder::start(
-            netns::STUN_PRIMARY.parse().unwrap(),
-            netns::STUN_ALTERNATE.parse().unwrap(),
-        )
-        .await
-        .expect("stun responder binds");
-        ready_tx.send(()).unwrap();
-        let _ = stopped.await;
-        drop(r);
-    });
-    ready
-        .recv_timeout(Duration::from_secs(10))
-        .expect("stun ready");
-    stop
-}
 
 /// Starts `bin` inside `h` (the child inherits the spawning thread's namespace).
 fn daemon_in(net: &Net, h: Host, bin: &'static str, name: &'static str, toml: String) -> Daemon {

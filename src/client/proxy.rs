@@ -95,7 +95,7 @@ pub struct ProxyStatus {
     pub remote_addr: String,
 }
 
-/// What a reload changed, by proxy name.
+/// What a reload changed, by proxy (or visitor) name.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Diff {
     pub added: Vec<String>,
@@ -105,9 +105,10 @@ pub struct Diff {
 }
 
 impl Diff {
-    pub fn summary(&self) -> String {
+    /// `what`: "proxies" or "visitors".
+    pub fn summary(&self, what: &str) -> String {
         format!(
-            "{} proxies added, {} removed, {} changed, {} unchanged",
+            "{} {what} added, {} removed, {} changed, {} unchanged",
             self.added.len(),
             self.removed.len(),
             self.changed.len(),

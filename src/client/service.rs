@@ -137,12 +137,12 @@ impl Client {
         let what = if reconnect {
             format!(
                 "{}, {}; reconnecting to {}",
-                diff.summary(),
-                vdiff.summary(),
+                diff.summary("proxies"),
+                vdiff.summary("visitors"),
                 self.server()
             )
         } else {
-            format!("{}, {}", diff.summary(), vdiff.summary())
+            format!("{}, {}", diff.summary("proxies"), vdiff.summary("visitors"))
         };
         info!("configuration reloaded: {what}");
         notify::ready(&format!("reloaded: {what}"));

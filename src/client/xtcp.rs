@@ -145,16 +145,7 @@ pub async fn serve_owner(session: Arc<Session>, mut work: BoxStream, cfg: Arc<Pr
             return;
         }
     };
-    let port = disc.socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let assisted = if cfg
-        .nat_traversal
-        .as_ref()
-        .is_some_and(|n| n.disable_assisted_addrs)
-    {
-        Vec::new()
-    } else {
-        stun::assisted_addrs(port)
-    };
+    let assisted = disc.assisted_addrs(cfg.nat_traversal.as_ref());
     let tid = crate::nathole::new_transaction_id();
     let m = Message::NatHoleClient(msg::NatHoleClient {
         transaction_id: tid.clone(),

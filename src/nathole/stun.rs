@@ -304,6 +304,18 @@ pub async fn request(
 /// frp's discovery (§10.8 step 2): a Binding Request to `stun_server` from a fresh UDP4
 /// socket, and a second one to the alternate address it names; at least two mapped addresses
 /// or an error.
+impl Discovery {
+    /// The assisted addresses to announce for this socket's port: none when the config's
+    /// `natTraversal.disableAssistedAddrs` is set.
+    pub fn assisted_addrs(&self, nat: Option<&crate::config::proxy::NatTraversal>) -> Vec<String> {
+        if nat.is_some_and(|n| n.disable_assisted_addrs) {
+            return Vec::new();
+        }
+        let port = self.socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        assisted_addrs(port)
+    }
+}
+
 pub async fn discover(stun_server: &str) -> Result<Discovery, DiscoverError> {
     let server = resolve_v4(stun_server).await?;
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await?;

@@ -40,6 +40,15 @@ impl Listeners {
     }
 }
 
+/// Who may visit: the proxy's `allowUsers`, or only its owner's own user when it names none.
+fn allowed_users(target: &Target, p: &msg::NewProxy) -> Vec<String> {
+    if p.allow_users.is_empty() {
+        vec![target.ctl.user.clone()]
+    } else {
+        p.allow_users.clone()
+    }
+}
+
 /// Register a NewProxy of type xtcp (protocol.md §10.8): frps only brokers the punching; each
 /// sid the controller hands out goes to the owner on a work connection of its own.
 pub fn register_xtcp(
@@ -47,11 +56,7 @@ pub fn register_xtcp(
     target: &Arc<Target>,
     p: &msg::NewProxy,
 ) -> Result<(String, RunningProxy), String> {
-    let allow_users = if p.allow_users.is_empty() {
-        vec![target.ctl.user.clone()]
-    } else {
-        p.allow_users.clone()
-    };
+    let allow_users = allowed_users(target, p);
     let mut sids = server
         .nathole
         .listen_client(&p.proxy_name, &p.sk, allow_users)?;
@@ -103,11 +108,7 @@ pub fn register(
     target: &Arc<Target>,
     p: &msg::NewProxy,
 ) -> Result<(String, RunningProxy), String> {
-    let allow_users = if p.allow_users.is_empty() {
-        vec![target.ctl.user.clone()]
-    } else {
-        p.allow_users.clone()
-    };
+    let allow_users = allowed_users(target, p);
     let listener = Arc::new(Listener {
         key: derive_key(p.sk.as_bytes()),
         secret_key: p.sk.clone(),

@@ -341,3 +341,38 @@ impl Drop for Net {
         }
     }
 }
+
+/// The test's namespaces, or `None` (with a note) when `FRP_SKIP_NETNS=1`; panics with the
+/// reason when this machine cannot build them.
+pub fn net() -> Option<Net> {
+    if std::env::var("FRP_SKIP_NETNS").as_deref() == Ok("1") {
+        eprintln!("FRP_SKIP_NETNS=1: skipping");
+        return None;
+    }
+    if let Some(why) = unavailable() {
+        panic!("{why} (FRP_SKIP_NETNS=1 skips these tests)");
+    }
+    Some(Net::new())
+}
+
+/// Starts the STUN responder in `public` and waits until it is bound; it stops when the
+/// returned sender is dropped.
+pub fn start_stun(net: &Net) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    net.spawn(Host::Public, move || async move {
+        let r = frp::nathole::stun::StunResponder::start(
+            STUN_PRIMARY.parse().unwrap(),
+            STUN_ALTERNATE.parse().unwrap(),
+        )
+        .await
+        .expect("stun responder binds");
+        ready_tx.send(()).unwrap();
+        let _ = stopped.await;
+        drop(r);
+    });
+    ready
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("stun ready");
+    stop
+}

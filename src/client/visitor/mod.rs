@@ -73,26 +73,8 @@ struct State {
     session: Option<Arc<Session>>,
 }
 
-/// What a reload changed, by visitor name.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Diff {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
-    pub unchanged: usize,
-}
-
-impl Diff {
-    pub fn summary(&self) -> String {
-        format!(
-            "{} visitors added, {} removed, {} changed, {} unchanged",
-            self.added.len(),
-            self.removed.len(),
-            self.changed.len(),
-            self.unchanged
-        )
-    }
-}
+/// What a reload changed, by visitor name (the same record as for proxies).
+pub use crate::client::proxy::Diff;
 
 /// The visitors of this frpc.
 pub struct Manager {
@@ -358,6 +340,24 @@ pub async fn connect(ctx: &Ctx, cfg: &VisitorConfig) -> Result<BoxStream, String
     ))
 }
 
+/// The visitor's local listener on `bindAddr:bindPort`; none for a `bindPort` of 0 or below
+/// (a visitor used only as a `fallbackTo` target).
+pub(super) fn bind_listener(
+    cfg: &VisitorConfig,
+    kind: &str,
+) -> Result<Option<tokio::net::TcpListener>, String> {
+    if cfg.bind_port <= 0 {
+        return Ok(None);
+    }
+    let addr = crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16);
+    let l = std::net::TcpListener::bind(addr.as_str())
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(tokio::net::TcpListener::from_std)
+        .map_err(|e| format!("listen on {addr}: {e}"))?;
+    tracing::info!(visitor = %cfg.name, "{kind} visitor listen on {addr}");
+    Ok(Some(l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,7 +410,7 @@ mod tests {
             }
         );
         assert_eq!(
-            d.summary(),
+            d.summary("visitors"),
             "1 visitors added, 1 removed, 1 changed, 1 unchanged"
         );
         // Not logged in: nothing runs, so nothing can take a handed-over connection.

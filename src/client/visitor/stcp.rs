@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::{connect, Ctx, Started, HANDOVER_QUEUE};
 use crate::config::proxy::VisitorConfig;
@@ -13,17 +13,7 @@ use crate::transport::{splice, BoxStream};
 
 /// Bind the listener (none for a negative `bindPort`) and start accepting.
 pub fn start(cfg: &Arc<VisitorConfig>, ctx: Ctx) -> Result<Started, String> {
-    let listener = if cfg.bind_port > 0 {
-        let addr = crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16);
-        let l = std::net::TcpListener::bind(addr.as_str())
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .and_then(TcpListener::from_std)
-            .map_err(|e| format!("listen on {addr}: {e}"))?;
-        info!(visitor = %cfg.name, "stcp visitor listen on {addr}");
-        Some(l)
-    } else {
-        None
-    };
+    let listener = super::bind_listener(cfg, "stcp")?;
     let (tx, rx) = mpsc::channel(HANDOVER_QUEUE);
     let task = tokio::spawn(run(cfg.clone(), ctx, listener, rx));
     Ok(Started {

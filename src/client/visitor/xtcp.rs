@@ -43,17 +43,7 @@ pub fn start(cfg: &Arc<VisitorConfig>, ctx: Ctx) -> Result<Started, String> {
             "xtcp protocol {protocol} is not supported by this frpc build (only quic)"
         ));
     }
-    let listener = if cfg.bind_port > 0 {
-        let addr = crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16);
-        let l = std::net::TcpListener::bind(addr.as_str())
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .and_then(TcpListener::from_std)
-            .map_err(|e| format!("listen on {addr}: {e}"))?;
-        info!(visitor = %cfg.name, "xtcp visitor listen on {addr}");
-        Some(l)
-    } else {
-        None
-    };
+    let listener = super::bind_listener(cfg, "xtcp")?;
     let t = Arc::new(Tunnel {
         cfg: cfg.clone(),
         ctx,
@@ -169,16 +159,7 @@ async fn punch_tunnel(t: &Tunnel) -> Result<tunnel::QuicClient, String> {
     let disc = stun::discover(&s.cfg.nat_hole_stun_server)
         .await
         .map_err(|e| format!("discover error: {e}"))?;
-    let port = disc.socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let assisted = if cfg
-        .nat_traversal
-        .as_ref()
-        .is_some_and(|n| n.disable_assisted_addrs)
-    {
-        Vec::new()
-    } else {
-        stun::assisted_addrs(port)
-    };
+    let assisted = disc.assisted_addrs(cfg.nat_traversal.as_ref());
     let now = crate::unix_now();
     let tid = crate::nathole::new_transaction_id();
     let m = Message::NatHoleVisitor(msg::NatHoleVisitor {
