@@ -3,7 +3,7 @@
 //! `log.maxDays` only at local midnight. Rotation and pruning are driven with an injected clock by
 //! the unit tests of `src/service/logfile.rs`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ fn frps_appends_its_log_to_the_file_without_colour_and_prunes_nothing_at_start()
     for p in [&old, &yesterday, &unrelated] {
         std::fs::write(p, "x\n").unwrap();
     }
-    let port = free_port();
+    let port = next_port();
     let toml = format!(
         "bindAddr = \"127.0.0.1\"\nbindPort = {port}\nlog.to = \"{}\"\nlog.level = \"info\"\nlog.maxDays = 3\n",
         log.display()
@@ -81,7 +81,7 @@ fn frps_creates_the_log_directories_and_a_0600_file() {
 
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let log = dir.path().join("logs/frps/frps.log");
-    let port = free_port();
+    let port = next_port();
     let toml = format!(
         "bindAddr = \"127.0.0.1\"\nbindPort = {port}\nlog.to = \"{}\"\n",
         log.display()

@@ -1,6 +1,6 @@
 //! tcp proxies end to end through the real frps and frpc binaries on loopback.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -18,8 +18,8 @@ fn tunnel(
     frpc_common: &str,
     proxy_extra: &str,
 ) -> (Daemon, Daemon, EchoServer, u16) {
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let frps = start_frps(bind, &format!("auth.token = \"s3cret\"\n{frps_extra}"));
     let echo = echo_server();
     let frpc = start_frpc(&frpc_toml(
@@ -165,15 +165,18 @@ fn two_hundred_concurrent_connections() {
 
 #[test]
 fn wrong_token_is_refused_with_frps_error_text() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"right\"");
     let echo = echo_server();
-    let toml = format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"wrong\"\n\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalPort = {}\nremotePort = {}\n",
-        echo.port,
-        free_port()
-    );
-    let mut frpc = start_frpc(&toml);
+    let mut frpc = FrpcToml::new(bind)
+        .token("wrong")
+        .default_login_fail_exit()
+        .proxy(Proxy::new("echo", "tcp").line(format!(
+            "localPort = {}\nremotePort = {}",
+            echo.port,
+            next_port()
+        )))
+        .start();
     let code = frpc.wait_exit(Duration::from_secs(15));
     assert_eq!(
         code,
@@ -189,8 +192,8 @@ fn wrong_token_is_refused_with_frps_error_text() {
 
 #[test]
 fn frpc_reconnects_after_frps_restart() {
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let mut frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
     let _frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
@@ -209,13 +212,13 @@ fn frpc_reconnects_after_frps_restart() {
 
 #[test]
 fn port_outside_allow_ports_is_refused() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(
         bind,
         "auth.token = \"t\"\nallowPorts = [{ start = 1, end = 1000 }]",
     );
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(
         frpc.wait_log("start error: port not allowed", UP),
@@ -227,12 +230,12 @@ fn port_outside_allow_ports_is_refused() {
 
 #[test]
 fn duplicate_proxy_name_is_refused() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
-    let first = start_frpc(&frpc_toml(bind, "t", "", echo.port, free_port(), ""));
+    let first = start_frpc(&frpc_toml(bind, "t", "", echo.port, next_port(), ""));
     assert!(first.wait_log("start proxy success", UP));
-    let second = start_frpc(&frpc_toml(bind, "t", "", echo.port, free_port(), ""));
+    let second = start_frpc(&frpc_toml(bind, "t", "", echo.port, next_port(), ""));
     assert!(
         second.wait_log("start error: proxy [echo] already exists", UP),
         "{}",
@@ -242,26 +245,25 @@ fn duplicate_proxy_name_is_refused() {
 
 #[test]
 fn remote_port_zero_gets_a_free_port() {
-    let bind = free_port();
-    let _frps = start_frps(bind, "auth.token = \"t\"");
+    let bind = next_port();
+    // frps picks from allowPorts: a block of our own, so it cannot take another test's port.
+    let first = next_port_block(8);
+    let _frps = FrpsToml::new(bind).allow_ports(first, 8).start();
     let echo = echo_server();
     let frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, 0, ""));
     assert!(frpc.wait_log("start proxy success", UP));
-    // frps logs the port it chose.
-    let log = _frps.log_text();
-    let port: u16 = log
-        .split("tcp proxy listen port [")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .and_then(|p| p.parse().ok())
-        .expect("frps logs the chosen port");
+    let port = chosen_port(&_frps, "tcp");
+    assert!(
+        (first..first + 8).contains(&port),
+        "{port} is in allowPorts"
+    );
     assert!(wait_echo(port, UP));
 }
 
 #[test]
 fn proxy_protocol_v2_header_reaches_local_service() {
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     // The v2 TCP4 header is 16 + 12 bytes.
     let (local, seen) = recording_server(28);

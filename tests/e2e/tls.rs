@@ -1,6 +1,6 @@
 //! TLS options between frpc and frps: verification with a trusted CA, mutual TLS, `tls.force`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -52,8 +52,8 @@ const UP: Duration = Duration::from_secs(20);
 #[test]
 fn frpc_verifies_frps_with_trusted_ca_and_mutual_tls_works() {
     let pki = Pki::new();
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let _frps = start_frps(
         bind,
         &format!(
@@ -79,7 +79,7 @@ fn frpc_verifies_frps_with_trusted_ca_and_mutual_tls_works() {
 #[test]
 fn frps_requiring_client_certs_refuses_frpc_without_one() {
     let pki = Pki::new();
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(
         bind,
         &format!(
@@ -90,16 +90,10 @@ fn frps_requiring_client_certs_refuses_frpc_without_one() {
         ),
     );
     let echo = echo_server();
-    let toml = frpc_toml(
-        bind,
-        "t",
-        "loginFailExit = true",
-        echo.port,
-        free_port(),
-        "",
-    )
-    .replace("loginFailExit = false\n", "");
-    let mut frpc = start_frpc(&toml);
+    let mut frpc = FrpcToml::new(bind)
+        .login_fail_exit(true)
+        .proxy(Proxy::tcp("echo", echo.port, next_port()))
+        .start();
     assert_eq!(frpc.wait_exit(UP), Some(1), "{}", frpc.log_text());
     assert!(
         frpc.log_text().contains("login to the server failed"),
@@ -111,17 +105,18 @@ fn frps_requiring_client_certs_refuses_frpc_without_one() {
 #[test]
 fn frpc_with_trusted_ca_refuses_a_server_cert_from_another_ca() {
     let pki = Pki::new();
-    let bind = free_port();
+    let bind = next_port();
     // frps presents its own self-signed certificate.
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
-    let common = format!(
-        "loginFailExit = true\ntransport.tls.trustedCaFile = \"{}\"",
-        pki.path("other-ca.crt")
-    );
-    let toml = frpc_toml(bind, "t", &common, echo.port, free_port(), "")
-        .replace("loginFailExit = false\n", "");
-    let mut frpc = start_frpc(&toml);
+    let mut frpc = FrpcToml::new(bind)
+        .login_fail_exit(true)
+        .line(format!(
+            "transport.tls.trustedCaFile = \"{}\"",
+            pki.path("other-ca.crt")
+        ))
+        .proxy(Proxy::tcp("echo", echo.port, next_port()))
+        .start();
     assert_eq!(frpc.wait_exit(UP), Some(1), "{}", frpc.log_text());
     let log = frpc.log_text();
     assert!(
@@ -132,22 +127,17 @@ fn frpc_with_trusted_ca_refuses_a_server_cert_from_another_ca() {
 
 #[test]
 fn tls_force_refuses_plain_clients() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"\ntransport.tls.force = true");
     let echo = echo_server();
-    let toml = frpc_toml(
-        bind,
-        "t",
-        "loginFailExit = true\ntransport.tls.enable = false",
-        echo.port,
-        free_port(),
-        "",
-    )
-    .replace("loginFailExit = false\n", "");
-    let mut frpc = start_frpc(&toml);
+    let mut frpc = FrpcToml::new(bind)
+        .login_fail_exit(true)
+        .line("transport.tls.enable = false")
+        .proxy(Proxy::tcp("echo", echo.port, next_port()))
+        .start();
     assert_eq!(frpc.wait_exit(UP), Some(1));
     // And a TLS client is still welcome.
-    let remote = free_port();
+    let remote = next_port();
     let _ok = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, UP));
 }

@@ -2,7 +2,7 @@
 //! plugin, curl (or a small client) at the remote port, and a local backend that records what
 //! reached it.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -22,26 +22,21 @@ const PAGE: &str = "hello from the backend";
 /// frps, and frpc with one tcp proxy whose `[proxies.plugin]` table is `plugin` (plus
 /// `proxy_extra` lines for the proxy itself); returns them and the remote port once it is up.
 fn plugin_tunnel(plugin: &str, proxy_extra: &str) -> (Daemon, Daemon, u16) {
-    let bind = free_port();
+    let [bind, remote] = next_ports();
     let frps = start_frps(bind, "auth.token = \"t\"");
-    // remotePort = 0: frps binds a free port itself (no race with other tests' sockets).
-    let frpc = start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n\n\
-         [[proxies]]\nname = \"plug\"\ntype = \"tcp\"\nremotePort = 0\n{proxy_extra}\n\
-         [proxies.plugin]\n{plugin}\n"
-    ));
+    let frpc = FrpcToml::new(bind)
+        .proxy(
+            Proxy::new("plug", "tcp")
+                .line(format!("remotePort = {remote}"))
+                .line(proxy_extra)
+                .line(format!("[proxies.plugin]\n{plugin}")),
+        )
+        .start();
     assert!(
         frpc.wait_log("start proxy success", UP),
         "{}",
         frpc.log_text()
     );
-    let remote: u16 = frps
-        .log_text()
-        .split("tcp proxy listen port [")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .and_then(|p| p.parse().ok())
-        .expect("frps logs the port it chose");
     wait_port(remote, UP);
     (frps, frpc, remote)
 }
@@ -222,7 +217,7 @@ fn socks5_without_auth_connects_to_ips_and_names() {
     let (ok, _) = curl_raw(&[
         "--socks5",
         &proxy,
-        &format!("http://[::1]:{}/", free_port()),
+        &format!("http://[::1]:{}/", next_port()),
     ]);
     assert!(!ok);
 }
@@ -556,11 +551,16 @@ fn tls2raw_splices_plaintext_to_the_local_service() {
 
 #[test]
 fn virtual_net_and_broken_plugins_are_refused_at_start() {
-    let bind = free_port();
+    let bind = next_port();
     let toml = |plugin: &str| {
-        format!(
-            "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\n\n[[proxies]]\nname = \"v\"\ntype = \"tcp\"\nremotePort = 1\n[proxies.plugin]\n{plugin}\n"
-        )
+        FrpcToml::new(bind)
+            .default_login_fail_exit()
+            .proxy(
+                Proxy::new("v", "tcp")
+                    .line("remotePort = 1")
+                    .line(format!("[proxies.plugin]\n{plugin}")),
+            )
+            .to_string()
     };
     let mut frpc = start_frpc(&toml("type = \"virtual_net\""));
     assert_eq!(frpc.wait_exit(Duration::from_secs(10)), Some(1));

@@ -1,6 +1,6 @@
 //! frps's web server: basic auth and `/api/serverinfo` against live state.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -32,19 +32,23 @@ fn get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, String) {
 
 #[test]
 fn serverinfo_requires_auth_and_reports_live_state() {
-    let bind = free_port();
-    let web = free_port();
-    let _frps = start_frps(
-        bind,
-        &format!("auth.token = \"t\"\nallowPorts = [{{ start = 20000, end = 60000 }}, {{ single = 3001 }}]\nwebServer.addr = \"127.0.0.1\"\nwebServer.port = {web}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\""),
-    );
+    let bind = next_port();
+    let web = next_port();
+    // allowPorts: every port the allocator hands out (the proxy's among them), and one more.
+    let (lo, hi) = (*ports::range().start(), *ports::range().end());
+    let _frps = FrpsToml::new(bind)
+        .line(format!(
+            "allowPorts = [{{ start = {lo}, end = {hi} }}, {{ single = 3001 }}]"
+        ))
+        .dashboard(web)
+        .start();
     wait_port(web, Duration::from_secs(10));
     assert_eq!(get(web, "/api/serverinfo", None).0, 401);
     assert_eq!(get(web, "/api/serverinfo", Some(("admin", "wrong"))).0, 401);
     assert_eq!(get(web, "/healthz", None).0, 200);
 
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, Duration::from_secs(20)));
     let (status, body) = get(web, "/api/serverinfo", Some(("admin", "pw")));
@@ -54,7 +58,7 @@ fn serverinfo_requires_auth_and_reports_live_state() {
     assert_eq!(v["bindPort"], bind);
     assert_eq!(v["clientCounts"], 1);
     assert_eq!(v["proxyTypeCount"]["tcp"], 1);
-    assert_eq!(v["allowPortsStr"], "20000-60000,3001");
+    assert_eq!(v["allowPortsStr"], format!("{lo}-{hi},3001"));
     assert!(v.get("tlsForce").is_none());
     assert_eq!(v["heartbeatTimeout"], -1);
     // The echo round trips so far are counted once frps has seen their connections close.
@@ -80,8 +84,8 @@ fn serverinfo_requires_auth_and_reports_live_state() {
 
 #[test]
 fn dashboard_without_password_on_public_address_is_refused() {
-    let bind = free_port();
-    let toml = format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind}\nwebServer.addr = \"0.0.0.0\"\nwebServer.port = {}\n", free_port());
+    let bind = next_port();
+    let toml = format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind}\nwebServer.addr = \"0.0.0.0\"\nwebServer.port = {}\n", next_port());
     let mut frps = Daemon::start(frps_bin(), "frps", &toml);
     assert_eq!(frps.wait_exit(Duration::from_secs(10)), Some(1));
     assert!(

@@ -1,7 +1,7 @@
 //! frps server plugins (apis.md §5) end to end: the real frps and frpc binaries, and a small
 //! HTTP plugin server in this file that records every request and answers as each test says.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -187,7 +187,7 @@ fn frps_with(plugins: &str) -> (Daemon, u16) {
 
 /// `extra` top-level keys go before the `[[httpPlugins]]` tables.
 fn frps_with_extra(extra: &str, plugins: &str) -> (Daemon, u16) {
-    let bind = free_port();
+    let bind = next_port();
     let frps = start_frps(
         bind,
         &format!("auth.token = \"s3cret\"\nallowPorts = [{{ start = 1024, end = 65535 }}]\n{extra}\n{plugins}"),
@@ -196,11 +196,16 @@ fn frps_with_extra(extra: &str, plugins: &str) -> (Daemon, u16) {
 }
 
 fn tcp_proxy(name: &str, local: u16, remote: u16) -> String {
-    format!("\n[[proxies]]\nname = \"{name}\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n")
+    format!("\n{}", Proxy::tcp(name, local, remote))
 }
 
+/// frpc's top-level part (frp's default loginFailExit unless `extra` sets it); proxies follow.
 fn frpc_common(bind: u16, extra: &str) -> String {
-    format!("serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"s3cret\"\n{extra}\n")
+    FrpcToml::new(bind)
+        .token("s3cret")
+        .default_login_fail_exit()
+        .line(extra)
+        .to_string()
 }
 
 fn is_reqid(s: &str) -> bool {
@@ -244,7 +249,7 @@ fn a_rejected_login_fails_with_the_reject_reason() {
     let plugin = PluginServer::start(|_| reject("user alice is banned"));
     let (frps, bind) = frps_with(&plugins_toml(&[("auth", &plugin.addr(), &["Login"])]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let mut frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, "user = \"alice\"\nloginFailExit = true"),
@@ -289,7 +294,7 @@ fn a_plugin_answering_500_fails_the_login() {
 
 #[test]
 fn an_unreachable_plugin_fails_the_login() {
-    let dead = free_port();
+    let dead = next_port();
     let (_frps, bind) = frps_with(&plugins_toml(&[(
         "gone",
         &format!("127.0.0.1:{dead}"),
@@ -304,8 +309,8 @@ fn an_unreachable_plugin_fails_the_login() {
 
 #[test]
 fn a_new_proxy_rewritten_by_the_plugin_listens_on_the_new_port() {
-    let asked = free_port();
-    let rewritten = free_port();
+    let asked = next_port();
+    let rewritten = next_port();
     let plugin = PluginServer::start(move |req| {
         let mut content = req.content().clone();
         content["remote_port"] = json!(rewritten);
@@ -338,7 +343,7 @@ fn requests_carry_op_version_reqid_and_the_contents() {
     let scopes = "auth.additionalScopes = [\"HeartBeats\", \"NewWorkConns\"]";
     let (_frps, bind) = frps_with_extra(scopes, &plugins_toml(&[("all", &plugin.addr(), all)]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&format!(
         "{}{}metadatas.team = \"blue\"\n",
         frpc_common(
@@ -456,7 +461,7 @@ fn no_unchange_and_no_content_keeps_the_content() {
         &["Login", "NewProxy"],
     )]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, "loginFailExit = true"),
@@ -473,8 +478,8 @@ fn no_unchange_and_no_content_keeps_the_content() {
 
 #[test]
 fn plugins_run_in_order_each_seeing_the_previous_content() {
-    let first_port = free_port();
-    let second_port = free_port();
+    let first_port = next_port();
+    let second_port = next_port();
     let first = PluginServer::start(move |req| {
         let mut c = req.content().clone();
         c["remote_port"] = json!(first_port);
@@ -490,7 +495,7 @@ fn plugins_run_in_order_each_seeing_the_previous_content() {
         ("second", &second.addr(), &["NewProxy"]),
     ]));
     let echo = echo_server();
-    let asked = free_port();
+    let asked = next_port();
     let _frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, ""),
@@ -518,7 +523,7 @@ fn a_rejected_new_proxy_fails_only_that_proxy() {
     });
     let (_frps, bind) = frps_with(&plugins_toml(&[("np", &plugin.addr(), &["NewProxy"])]));
     let echo = echo_server();
-    let (ok_port, blocked_port) = (free_port(), free_port());
+    let (ok_port, blocked_port) = (next_port(), next_port());
     let frpc = start_frpc(&format!(
         "{}{}{}",
         frpc_common(bind, ""),
@@ -541,7 +546,7 @@ fn a_rejected_user_connection_is_closed_while_other_proxies_work() {
     });
     let (frps, bind) = frps_with(&plugins_toml(&[("uc", &plugin.addr(), &["NewUserConn"])]));
     let echo = echo_server();
-    let (ok_port, blocked_port) = (free_port(), free_port());
+    let (ok_port, blocked_port) = (next_port(), next_port());
     let _frpc = start_frpc(&format!(
         "{}{}{}",
         frpc_common(bind, ""),
@@ -570,7 +575,7 @@ fn close_proxy_is_notified_when_frpc_stops() {
     let plugin = PluginServer::start(|_| keep());
     let (_frps, bind) = frps_with(&plugins_toml(&[("bye", &plugin.addr(), &["CloseProxy"])]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let mut frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, "user = \"bob\""),
@@ -600,7 +605,7 @@ fn a_slow_plugin_for_one_client_does_not_stall_another() {
     });
     let (_frps, bind) = frps_with(&plugins_toml(&[("np", &plugin.addr(), &["NewProxy"])]));
     let echo = echo_server();
-    let (slow_port, fast_port) = (free_port(), free_port());
+    let (slow_port, fast_port) = (next_port(), next_port());
     let _slow = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, ""),
@@ -634,7 +639,7 @@ fn https_plugins_verify_the_certificate_only_with_tls_verify() {
     // tlsVerify = false (default): the self-signed certificate is accepted.
     let (_frps, bind) = frps_with(&plugins_toml(&[("tls", &url, &["Login"])]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, ""),
@@ -667,7 +672,7 @@ fn a_rejected_new_work_conn_gets_start_work_conn_with_the_error() {
     let plugin = PluginServer::start(|_| reject("no work for you"));
     let (frps, bind) = frps_with(&plugins_toml(&[("wc", &plugin.addr(), &["NewWorkConn"])]));
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     // poolCount = 1: frpc opens a work connection right after login.
     let frpc = start_frpc(&format!(
         "{}{}",
@@ -707,7 +712,7 @@ fn https_plugins_with_tls_verify_accept_a_trusted_certificate() {
             &["Login"]
         )])
     );
-    let bind = free_port();
+    let bind = next_port();
     let config = dir.path().join("frps.toml");
     std::fs::write(
         &config,
@@ -733,7 +738,7 @@ fn https_plugins_with_tls_verify_accept_a_trusted_certificate() {
     let _frps = Kill(child);
     wait_port(bind, UP);
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, "loginFailExit = true"),

@@ -1,7 +1,7 @@
 //! Reload on SIGHUP with live traffic: frpc diffs its proxies by name and keeps the connections
 //! of unchanged ones; frps applies its run-time options; a broken file changes nothing.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -48,14 +48,14 @@ fn port_closed(port: u16, timeout: Duration) -> bool {
 }
 
 fn proxy(name: &str, local: u16, remote: u16) -> String {
-    format!("[[proxies]]\nname = \"{name}\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n\n")
+    Proxy::tcp(name, local, remote).to_string()
 }
 
 fn client(bind: u16, common: &str, proxies: &[String]) -> String {
-    format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{common}\n\n{}",
-        proxies.concat()
-    )
+    proxies
+        .iter()
+        .fold(FrpcToml::new(bind).line(common), |c, p| c.section(p))
+        .to_string()
 }
 
 /// Rewrite the config and send SIGHUP; wait for the reload's log line (the n-th one).
@@ -75,10 +75,10 @@ fn reload(d: &Daemon, toml: &str, n: usize, expect: &str) {
 
 #[test]
 fn frpc_reload_keeps_live_connections_and_applies_proxy_changes() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
-    let (pa, pb, pc, pc2) = (free_port(), free_port(), free_port(), free_port());
+    let (pa, pb, pc, pc2) = (next_port(), next_port(), next_port(), next_port());
     let a = proxy("a", echo.port, pa);
     let b = proxy("b", echo.port, pb);
     let frpc = start_frpc(&client(bind, "", &[a.clone(), b.clone()]));
@@ -190,8 +190,8 @@ fn frps_toml(bind: u16, web: u16, token: &str, allow: &[u16], password: &str) ->
 
 #[test]
 fn frps_reload_applies_runtime_options_and_keeps_sessions() {
-    let (bind, web) = (free_port(), free_port());
-    let (pa, pb) = (free_port(), free_port());
+    let (bind, web) = (next_port(), next_port());
+    let (pa, pb) = (next_port(), next_port());
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let frps = Daemon::start_in(
         dir.clone(),
@@ -244,18 +244,20 @@ fn frps_reload_applies_runtime_options_and_keeps_sessions() {
     );
 
     // New logins need the new token; the new allowed port works; the bind port is unchanged.
-    let mut stale = start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t1\"\n"
-    ));
+    let mut stale = FrpcToml::new(bind)
+        .token("t1")
+        .default_login_fail_exit()
+        .start();
     assert!(stale.wait_log(
         "token in login doesn't match token from configuration",
         Duration::from_secs(10)
     ));
     assert_eq!(stale.wait_exit(Duration::from_secs(10)), Some(1));
-    let _frpc2 = start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t2\"\n\n{}",
-        proxy("b", echo.port, pb)
-    ));
+    let _frpc2 = FrpcToml::new(bind)
+        .token("t2")
+        .default_login_fail_exit()
+        .section(proxy("b", echo.port, pb))
+        .start();
     assert!(wait_echo(pb, Duration::from_secs(10)));
 
     // A broken file: one error line naming it, nothing changes.
@@ -274,10 +276,10 @@ fn frps_reload_applies_runtime_options_and_keeps_sessions() {
 
 #[test]
 fn frps_graceful_stop_drains_live_connections() {
-    let bind = free_port();
+    let bind = next_port();
     let mut frps = start_frps(bind, "auth.token = \"t\"\ngracefulStopTimeout = 30");
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let _frpc = start_frpc(&frpc_toml(bind, "t", "", echo.port, remote, ""));
     assert!(wait_echo(remote, Duration::from_secs(10)));
     // The probe connection must be gone from frps's count before the signal, or the drain
@@ -311,10 +313,10 @@ fn frps_graceful_stop_drains_live_connections() {
 
 #[test]
 fn a_second_signal_or_the_timeout_stops_at_once() {
-    let bind = free_port();
+    let bind = next_port();
     let mut frps = start_frps(bind, "auth.token = \"t\"\ngracefulStopTimeout = 30");
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let mut frpc = start_frpc(&frpc_toml(
         bind,
         "t",

@@ -1,7 +1,7 @@
 //! Load-balancing groups through the real binaries: tcp members on three clients share one port
-//! and survive the loss of one; tcpmux members share a route (http groups: tests/http_proxy.rs).
+//! and survive the loss of one; tcpmux members share a route (http groups: tests/e2e/http_proxy.rs).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn member(bind: u16, name: &str, kind: &str, local: u16, extra: &str) -> Daemon {
-    start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n\n[[proxies]]\nname = \"{name}\"\ntype = \"{kind}\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\n{extra}\n"
-    ))
+    FrpcToml::new(bind)
+        .proxy(Proxy::new(name, kind).local(local).line(extra))
+        .start()
 }
 
 #[test]
 fn tcp_group_spreads_connections_and_survives_a_lost_member() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
-    let remote = free_port();
+    let remote = next_port();
     let group =
         format!("remotePort = {remote}\nloadBalancer.group = \"g\"\nloadBalancer.groupKey = \"k\"");
     let echos: Vec<EchoServer> = (0..3).map(|_| echo_server()).collect();
@@ -68,7 +68,7 @@ fn tcp_group_spreads_connections_and_survives_a_lost_member() {
         echos[0].port,
         &format!(
             "remotePort = {}\nloadBalancer.group = \"g\"\nloadBalancer.groupKey = \"k\"",
-            free_port()
+            next_port()
         ),
     );
     assert!(other.wait_log(
@@ -103,8 +103,8 @@ fn tcp_group_spreads_connections_and_survives_a_lost_member() {
 
 #[test]
 fn tcpmux_group_members_share_a_route() {
-    let bind = free_port();
-    let mux = free_port();
+    let bind = next_port();
+    let mux = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\ntcpmuxHTTPConnectPort = {mux}"),

@@ -1,7 +1,7 @@
 //! Control-session rules of our frps, driven by a raw protocol client (the library's codec over
 //! a plain TCP connection, tcpMux off), so exact messages can be sent and observed.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -60,9 +60,9 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn same_run_id_replaces_the_stale_session() {
-    let bind = common::free_port();
+    let bind = common::next_port();
     let _frps = common::start_frps(bind, "auth.token = \"t\"\ntransport.tcpMux = false");
-    let port = common::free_port();
+    let port = common::next_port();
     rt().block_on(async {
         let (mut a, resp) = login(bind, "t", "").await;
         assert_eq!(resp.error, "");
@@ -91,7 +91,7 @@ fn same_run_id_replaces_the_stale_session() {
 
 #[test]
 fn heartbeat_timeout_closes_a_silent_client() {
-    let bind = common::free_port();
+    let bind = common::next_port();
     let _frps = common::start_frps(
         bind,
         "auth.token = \"t\"\ntransport.tcpMux = false\ntransport.heartbeatTimeout = 2",
@@ -130,7 +130,7 @@ fn heartbeat_timeout_closes_a_silent_client() {
 
 #[test]
 fn heartbeat_auth_scope_rejects_unsigned_pings() {
-    let bind = common::free_port();
+    let bind = common::next_port();
     let _frps = common::start_frps(
         bind,
         "auth.token = \"t\"\ntransport.tcpMux = false\nauth.additionalScopes = [\"HeartBeats\"]",
@@ -168,7 +168,7 @@ fn heartbeat_auth_scope_rejects_unsigned_pings() {
 
 #[test]
 fn detailed_errors_off_sends_only_the_summary() {
-    let bind = common::free_port();
+    let bind = common::next_port();
     let _frps = common::start_frps(
         bind,
         "auth.token = \"t\"\ntransport.tcpMux = false\ndetailedErrorsToClient = false",

@@ -6,7 +6,7 @@
 //! `<target>/browser`, or `$FRP_BROWSER_DIR`). Without them the test fails; `FRP_SKIP_BROWSER=1`
 //! skips it, saying so loudly. The screenshot is kept as `<target>/dashboard.png`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ fn proxy<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|p| p["name"] == name)
 }
 
-fn free_udp_port() -> u16 {
+fn next_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -151,9 +151,9 @@ fn dashboard_page_in_chromium() {
         modules.display()
     );
 
-    let bind = free_port();
-    let web = free_port();
-    let vhost = free_port();
+    let bind = next_port();
+    let web = next_port();
+    let vhost = next_port();
     let _frps = start_frps(
         bind,
         &format!(
@@ -164,23 +164,21 @@ fn dashboard_page_in_chromium() {
 
     let echo = echo_server();
     let site = http_backend("site");
-    let tcp_port = free_port();
-    let udp_port = free_udp_port();
-    let common = format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n"
-    );
-    let frpc = start_frpc(&format!(
-        "{common}\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {}\nremotePort = {tcp_port}\n\n[[proxies]]\nname = \"dns\"\ntype = \"udp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {}\nremotePort = {udp_port}\n\n[[proxies]]\nname = \"web\"\ntype = \"http\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {}\ncustomDomains = [\"web.example.test\"]\n",
-        echo.port,
-        free_udp_port(),
-        site.port
-    ));
+    let tcp_port = next_port();
+    let udp_port = next_port();
+    let frpc = FrpcToml::new(bind)
+        .proxy(Proxy::tcp("echo", echo.port, tcp_port))
+        .proxy(Proxy::udp("dns", next_port(), udp_port))
+        .proxy(
+            Proxy::new("web", "http")
+                .local(site.port)
+                .line("customDomains = [\"web.example.test\"]"),
+        )
+        .start();
     // A second client whose proxy goes offline when it leaves.
-    let mut leaver = start_frpc(&format!(
-        "{common}\n[[proxies]]\nname = \"gone\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {}\nremotePort = {}\n",
-        echo.port,
-        free_port()
-    ));
+    let mut leaver = FrpcToml::new(bind)
+        .proxy(Proxy::tcp("gone", echo.port, next_port()))
+        .start();
     for (d, name) in [
         (&frpc, "echo"),
         (&frpc, "dns"),
@@ -361,8 +359,8 @@ fn dashboard_page_in_chromium() {
 /// The page's files over HTTP, without a browser: frp's redirect, types, 404, and basic auth.
 #[test]
 fn page_files_are_served_behind_basic_auth() {
-    let bind = free_port();
-    let web = free_port();
+    let bind = next_port();
+    let web = next_port();
     let _frps = start_frps(
         bind,
         &format!(

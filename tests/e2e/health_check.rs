@@ -1,7 +1,7 @@
 //! frpc health checks end to end: a failing check closes the proxy on frps (its remote port
 //! refuses connections), a passing one registers it again.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -87,9 +87,14 @@ fn wait_refused(port: u16, timeout: Duration) -> bool {
 }
 
 fn config(bind: u16, admin: u16, local: u16, remote: u16, check: &str) -> String {
-    format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\nwebServer.addr = \"127.0.0.1\"\nwebServer.port = {admin}\n\n[[proxies]]\nname = \"svc\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\nhealthCheck.intervalSeconds = 1\n{check}\n"
-    )
+    FrpcToml::new(bind)
+        .admin(admin)
+        .proxy(
+            Proxy::tcp("svc", local, remote)
+                .line("healthCheck.intervalSeconds = 1")
+                .line(check),
+        )
+        .to_string()
 }
 
 /// The proxy's status in frpc's admin API.
@@ -113,8 +118,8 @@ fn wait_status(admin: u16, want: &str, timeout: Duration) -> bool {
 
 #[test]
 fn tcp_check_closes_and_reopens_the_remote_port() {
-    let bind = free_port();
-    let (admin, remote, local) = (free_port(), free_port(), free_port());
+    let bind = next_port();
+    let (admin, remote, local) = (next_port(), next_port(), next_port());
     let frps = start_frps(bind, "auth.token = \"t\"");
     let backend = Backend::start(local);
     let frpc = start_frpc(&config(
@@ -199,8 +204,8 @@ fn get(port: u16) -> Option<u16> {
 
 #[test]
 fn http_check_follows_the_status_code() {
-    let bind = free_port();
-    let (admin, remote) = (free_port(), free_port());
+    let bind = next_port();
+    let (admin, remote) = (next_port(), next_port());
     let frps = start_frps(bind, "auth.token = \"t\"");
     let code = Arc::new(AtomicU16::new(200));
     let (local, heads) = http_backend(code.clone());

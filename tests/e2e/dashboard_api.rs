@@ -2,7 +2,7 @@
 //! through the real binaries: every path, its JSON shape, and values checked against traffic
 //! this test sends through tcp, udp and http proxies.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -96,9 +96,9 @@ fn parse_metrics(text: &str) -> HashMap<String, f64> {
 
 #[test]
 fn dashboard_api_reports_proxies_clients_and_traffic() {
-    let bind = free_port();
-    let web = free_port();
-    let vhost = free_port();
+    let bind = next_port();
+    let web = next_port();
+    let vhost = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\nvhostHTTPPort = {vhost}\nenablePrometheus = true\nwebServer.port = {web}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\""),
@@ -109,16 +109,20 @@ fn dashboard_api_reports_proxies_clients_and_traffic() {
     let echo = echo_server();
     let udp = udp_echo();
     let backend = http_backend("site");
-    let (tcp_port, udp_port) = (free_port(), free_tcp_and_udp_port());
-    let proxies = format!(
-        "\n[[proxies]]\nname = \"exact\"\ntype = \"tcp\"\nlocalPort = {}\nremotePort = {tcp_port}\ntransport.useEncryption = true\n\
-         \n[[proxies]]\nname = \"dgram\"\ntype = \"udp\"\nlocalPort = {udp}\nremotePort = {udp_port}\n\
-         \n[[proxies]]\nname = \"site\"\ntype = \"http\"\nlocalPort = {}\ncustomDomains = [\"site.test\"]\n",
-        echo.port, backend.port
-    );
-    let mut frpc = start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{proxies}"
-    ));
+    let (tcp_port, udp_port) = (next_port(), next_port());
+    let mut frpc = FrpcToml::new(bind)
+        .proxy(Proxy::new("exact", "tcp").line(format!(
+            "localPort = {}\nremotePort = {tcp_port}\ntransport.useEncryption = true",
+            echo.port
+        )))
+        .proxy(
+            Proxy::new("dgram", "udp").line(format!("localPort = {udp}\nremotePort = {udp_port}")),
+        )
+        .proxy(Proxy::new("site", "http").line(format!(
+            "localPort = {}\ncustomDomains = [\"site.test\"]",
+            backend.port
+        )))
+        .start();
     // Up, without sending a byte through the tcp proxy: its counters stay exact.
     wait_port(tcp_port, Duration::from_secs(20));
     dash.wait("/api/serverinfo", |v| v["proxyTypeCount"]["http"] == 1);
@@ -361,8 +365,8 @@ fn metrics_are_off_unless_enabled_and_the_dashboard_serves_https() {
     let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
-    let bind = free_port();
-    let web = free_port();
+    let bind = next_port();
+    let web = next_port();
     let _frps = start_frps(
         bind,
         &format!(

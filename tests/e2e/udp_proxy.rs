@@ -1,7 +1,7 @@
 //! udp proxies end to end through the real frps and frpc binaries on loopback, and the udp
 //! message codec against the recording of Go frp v0.65.0 (tests/fixtures/captures/udp).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -39,17 +39,21 @@ fn recording_udp(strip: usize) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
 }
 
 fn udp_proxy(name: &str, local: u16, remote: u16, extra: &str) -> String {
-    format!("[[proxies]]\nname = \"{name}\"\ntype = \"udp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n{extra}\n\n")
+    Proxy::udp(name, local, remote).line(extra).to_string()
 }
 
+/// frpc with `common` top-level lines and `proxies` (one or more sections).
 fn frpc_config(bind: u16, common: &str, proxies: &str) -> String {
-    format!("serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{common}\n\n{proxies}")
+    FrpcToml::new(bind)
+        .line(common)
+        .section(proxies)
+        .to_string()
 }
 
 /// frps + frpc + UDP echo with one udp proxy; returns the daemons and the remote port.
 fn udp_tunnel(frpc_common: &str, proxy_extra: &str) -> (Daemon, Daemon, u16) {
-    let bind = free_port();
-    let remote = free_udp_port();
+    let bind = next_port();
+    let remote = next_port();
     let frps = start_frps(bind, "auth.token = \"t\"");
     let echo = udp_echo();
     let frpc = start_frpc(&frpc_config(
@@ -195,8 +199,8 @@ fn echo_1000_datagrams_with_encryption_and_compression() {
 
 #[test]
 fn echo_1000_datagrams_tcp_mux_off() {
-    let bind = free_port();
-    let remote = free_udp_port();
+    let bind = next_port();
+    let remote = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"\ntransport.tcpMux = false");
     let echo = udp_echo();
     let _frpc = start_frpc(&frpc_config(
@@ -210,8 +214,10 @@ fn echo_1000_datagrams_tcp_mux_off() {
 
 #[test]
 fn remote_port_zero_gets_a_free_udp_port() {
-    let bind = free_port();
-    let frps = start_frps(bind, "auth.token = \"t\"");
+    let bind = next_port();
+    // frps picks from allowPorts: a block of our own, so it cannot take another test's port.
+    let first = next_port_block(8);
+    let frps = FrpsToml::new(bind).allow_ports(first, 8).start();
     let echo = udp_echo();
     let frpc = start_frpc(&frpc_config(bind, "", &udp_proxy("u", echo, 0, "")));
     assert!(
@@ -219,20 +225,18 @@ fn remote_port_zero_gets_a_free_udp_port() {
         "{}",
         frpc.log_text()
     );
-    let port: u16 = frps
-        .log_text()
-        .split("udp proxy listen port [")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .and_then(|p| p.parse().ok())
-        .expect("frps logs the chosen port");
+    let port = chosen_port(&frps, "udp");
+    assert!(
+        (first..first + 8).contains(&port),
+        "{port} is in allowPorts"
+    );
     assert!(wait_udp_echo(port, UP));
 }
 
 #[test]
 fn udp_and_tcp_proxies_share_a_port_number() {
-    let bind = free_port();
-    let port = free_tcp_and_udp_port();
+    let bind = next_port();
+    let port = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"\nmaxPortsPerClient = 2");
     let tcp_echo = echo_server();
     let udp_local = udp_echo();
@@ -249,13 +253,13 @@ fn udp_and_tcp_proxies_share_a_port_number() {
 
 #[test]
 fn max_ports_per_client_counts_udp() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"\nmaxPortsPerClient = 1");
     let udp_local = udp_echo();
     let proxies = format!(
         "{}{}",
-        udp_proxy("a", udp_local, free_udp_port(), ""),
-        udp_proxy("b", udp_local, free_udp_port(), "")
+        udp_proxy("a", udp_local, next_port(), ""),
+        udp_proxy("b", udp_local, next_port(), "")
     );
     let frpc = start_frpc(&frpc_config(bind, "", &proxies));
     assert!(
@@ -267,8 +271,8 @@ fn max_ports_per_client_counts_udp() {
 
 #[test]
 fn proxy_protocol_v2_header_on_every_datagram() {
-    let bind = free_port();
-    let remote = free_udp_port();
+    let bind = next_port();
+    let remote = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     // v2 UDP4: 16 bytes of header + 12 of addresses.
     let (local, seen) = recording_udp(28);
@@ -312,8 +316,8 @@ fn proxy_protocol_v2_header_on_every_datagram() {
 
 #[test]
 fn frpc_reconnects_after_frps_restart() {
-    let bind = free_port();
-    let remote = free_udp_port();
+    let bind = next_port();
+    let remote = next_port();
     let mut frps = start_frps(bind, "auth.token = \"t\"");
     let echo = udp_echo();
     let _frpc = start_frpc(&frpc_config(bind, "", &udp_proxy("u", echo, remote, "")));

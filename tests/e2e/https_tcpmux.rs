@@ -1,7 +1,7 @@
 //! https proxies (routed on the TLS server name, never terminated by frps) and tcpmux proxies
 //! (HTTP CONNECT routing, proxy auth, passthrough) through the real binaries.
 
-mod common;
+use crate::common;
 
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -83,21 +83,18 @@ fn curl_https(port: u16, name: &str) -> (u16, String) {
 }
 
 fn proxy(name: &str, kind: &str, port: u16, extra: &str) -> String {
-    format!(
-        "\n[[proxies]]\nname = \"{name}\"\ntype = \"{kind}\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {port}\n{extra}\n"
-    )
+    Proxy::new(name, kind).local(port).line(extra).to_string()
 }
 
+/// frpc with `proxies` (one or more sections).
 fn frpc_with(bind: u16, proxies: &str) -> Daemon {
-    start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{proxies}"
-    ))
+    FrpcToml::new(bind).section(proxies).start()
 }
 
 #[test]
 fn https_routes_on_the_server_name_without_terminating_tls() {
-    let bind = free_port();
-    let vhost = free_port();
+    let bind = next_port();
+    let vhost = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\nvhostHTTPSPort = {vhost}\nsubDomainHost = \"frps.test\""),
@@ -149,7 +146,7 @@ fn https_routes_on_the_server_name_without_terminating_tls() {
 
 #[test]
 fn https_on_the_bind_port_beside_frpc() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\nvhostHTTPSPort = {bind}"),
@@ -200,8 +197,8 @@ fn connect(port: u16, host: &str, auth: Option<&str>) -> (Client, common::backen
 
 #[test]
 fn tcpmux_connect_routing_and_auth() {
-    let bind = free_port();
-    let mux = free_port();
+    let bind = next_port();
+    let mux = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\ntcpmuxHTTPConnectPort = {mux}"),
@@ -263,8 +260,8 @@ fn tcpmux_connect_routing_and_auth() {
 
 #[test]
 fn tcpmux_passthrough_replays_the_request() {
-    let bind = free_port();
-    let mux = free_port();
+    let bind = next_port();
+    let mux = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\ntcpmuxHTTPConnectPort = {mux}\ntcpmuxPassthrough = true"),

@@ -1,7 +1,7 @@
 //! Config files of every format (tests/fixtures/config): what they load to, that the formats
 //! agree, and that broken files are refused by `verify` with a located, actionable error.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -320,7 +320,13 @@ remotePort = {{ $v.Second }}
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::env::set_var("FRP_TEST_SERVER_ADDR", "10.1.2.3");
+    // The same rendering in the library, with the environment given rather than set in this
+    // process (setting a variable races with the other tests' threads reading theirs).
+    let envs = [("FRP_TEST_SERVER_ADDR".to_string(), "10.1.2.3".to_string())].into();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let rendered = frp::config::template::render(&text, &envs, true).unwrap();
+    let p = dir.path().join("rendered.toml");
+    std::fs::write(&p, rendered).unwrap();
     let c = load_client(&p).unwrap();
     assert_eq!(c.server_addr, "10.1.2.3");
     let ports: Vec<(i64, Option<i64>)> = c

@@ -1,9 +1,9 @@
-//! xtcp's building blocks across two real NATs (network namespaces, see tests/common/netns.rs):
+//! xtcp's building blocks across two real NATs (network namespaces, see tests/e2e/common/netns.rs):
 //! STUN discovery from behind a router, frps's punching plan, hole punching between two home
 //! hosts, and a QUIC tunnel over the punched sockets. Needs root, iproute2 and nftables
 //! (`FRP_SKIP_NETNS=1` skips).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::mpsc;

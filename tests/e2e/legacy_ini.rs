@@ -1,6 +1,6 @@
 //! The legacy INI files most frp guides still show start the real binaries and carry traffic.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -8,9 +8,9 @@ use common::*;
 
 #[test]
 fn wiki_style_ini_files_run_frps_and_frpc_with_dashboard() {
-    let bind = free_port();
-    let dashboard = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let dashboard = next_port();
+    let remote = next_port();
     let frps_ini = format!(
         "[common]\nbind_addr = 127.0.0.1\nbind_port = {bind}\ntoken = 12345678\ndashboard_addr = 127.0.0.1\ndashboard_port = {dashboard}\ndashboard_user = admin\ndashboard_pwd = admin\n"
     );

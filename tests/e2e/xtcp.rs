@@ -1,15 +1,15 @@
-//! xtcp end to end across two NATs (network namespaces, tests/common/netns.rs): frps and the
+//! xtcp end to end across two NATs (network namespaces, tests/e2e/common/netns.rs): frps and the
 //! STUN responder on `public`, the owner frpc behind router 1, the visitor frpc behind router 2.
 //! An echo through the xtcp visitor goes peer to peer (frps carries none of it); with UDP
 //! between the routers dropped, `fallbackTo` hands the connection to an stcp visitor (through
 //! frps). Needs root, iproute2 and nftables (`FRP_SKIP_NETNS=1` skips).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use common::netns::{self, net, start_stun, Host, Net};
-use common::{frpc_bin, frps_bin, Daemon};
+use common::{frpc_bin, frps_bin, Daemon, FrpcToml};
 
 const TOKEN: &str = "tok";
 const SK: &str = "abcdefg";
@@ -46,11 +46,11 @@ fn frps_traffic(net: &Net, kind: &'static str, name: &'static str) -> u64 {
 }
 
 fn common_toml(server_addr: &str) -> String {
-    format!(
-        "serverAddr = \"{server_addr}\"\nserverPort = {FRPS_PORT}\nauth.token = \"{TOKEN}\"\n\
-         loginFailExit = false\nnatHoleStunServer = \"{}\"\n",
-        netns::STUN_PRIMARY
-    )
+    FrpcToml::new(FRPS_PORT)
+        .server_addr(server_addr)
+        .token(TOKEN)
+        .line(format!("natHoleStunServer = \"{}\"", netns::STUN_PRIMARY))
+        .to_string()
 }
 
 #[test]

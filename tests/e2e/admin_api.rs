@@ -1,7 +1,7 @@
 //! frpc's admin API and the commands that use it: `frpc status`, `frpc reload` (the same
 //! reload as SIGHUP), `frpc stop`, plus `GET/PUT /api/config` and basic auth.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -20,26 +20,26 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
-fn config(bind: u16, admin: u16, proxies: &str) -> String {
-    format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nwebServer.addr = \"127.0.0.1\"\nwebServer.port = {admin}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\"\n\n{proxies}"
-    )
-}
-
-fn tcp_proxy(name: &str, local: u16, remote: u16) -> String {
-    format!("[[proxies]]\nname = \"{name}\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\nremotePort = {remote}\n\n")
+/// frpc (frp's default loginFailExit) with its admin API on `admin`, user admin, password pw.
+fn client(bind: u16, admin: u16) -> FrpcToml {
+    FrpcToml::new(bind)
+        .default_login_fail_exit()
+        .admin(admin)
+        .line("webServer.user = \"admin\"\nwebServer.password = \"pw\"")
 }
 
 #[test]
 fn status_reload_config_and_stop_through_the_admin_api() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(
         bind,
         "auth.token = \"t\"\nallowPorts = [{ start = 1024, end = 65535 }]",
     );
     let echo = echo_server();
-    let (admin, p1, p2) = (free_port(), free_port(), free_port());
-    let mut frpc = start_frpc(&config(bind, admin, &tcp_proxy("one", echo.port, p1)));
+    let (admin, p1, p2) = (next_port(), next_port(), next_port());
+    let mut frpc = client(bind, admin)
+        .proxy(Proxy::tcp("one", echo.port, p1))
+        .start();
     assert!(wait_echo(p1, Duration::from_secs(10)));
     let url = |path: &str| format!("http://127.0.0.1:{admin}{path}");
 
@@ -75,11 +75,10 @@ fn status_reload_config_and_stop_through_the_admin_api() {
     assert_eq!(body, std::fs::read_to_string(&frpc.config).unwrap());
 
     // PUT /api/config writes without reloading; frpc reload applies it.
-    let new = config(
-        bind,
-        admin,
-        &(tcp_proxy("one", echo.port, p1) + &tcp_proxy("two", echo.port, p2)),
-    );
+    let new = client(bind, admin)
+        .proxy(Proxy::tcp("one", echo.port, p1))
+        .proxy(Proxy::tcp("two", echo.port, p2))
+        .to_string();
     let body_file = frpc.config.with_extension("new");
     std::fs::write(&body_file, &new).unwrap();
     let (code, body) = curl(
@@ -130,10 +129,10 @@ fn status_reload_config_and_stop_through_the_admin_api() {
 
 #[test]
 fn wrong_credentials_are_refused_and_a_public_api_needs_a_password() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
-    let admin = free_port();
-    let frpc = start_frpc(&config(bind, admin, ""));
+    let admin = next_port();
+    let frpc = client(bind, admin).start();
     wait_port(admin, Duration::from_secs(10));
     let mut wrong = std::fs::read_to_string(&frpc.config).unwrap();
     wrong = wrong.replace("password = \"pw\"", "password = \"nope\"");
@@ -147,10 +146,13 @@ fn wrong_credentials_are_refused_and_a_public_api_needs_a_password() {
         text(&out.stderr)
     );
 
-    let mut open = start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nwebServer.addr = \"0.0.0.0\"\nwebServer.port = {}\n",
-        free_port()
-    ));
+    let mut open = FrpcToml::new(bind)
+        .default_login_fail_exit()
+        .line(format!(
+            "webServer.addr = \"0.0.0.0\"\nwebServer.port = {}",
+            next_port()
+        ))
+        .start();
     assert_eq!(open.wait_exit(Duration::from_secs(10)), Some(1));
     assert!(
         open.log_text()
@@ -162,7 +164,7 @@ fn wrong_credentials_are_refused_and_a_public_api_needs_a_password() {
 
 #[test]
 fn the_admin_api_serves_https_with_its_status_page_and_frpc_status_uses_it() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -170,19 +172,16 @@ fn the_admin_api_serves_https_with_its_status_page_and_frpc_status_uses_it() {
     std::fs::write(&c, cert.cert.pem()).unwrap();
     std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
     let echo = echo_server();
-    let (admin, remote) = (free_port(), free_port());
+    let (admin, remote) = (next_port(), next_port());
     let tls = format!(
         "webServer.tls.certFile = \"{}\"\nwebServer.tls.keyFile = \"{}\"\n",
         c.display(),
         k.display()
     );
-    let frpc = start_frpc(
-        &config(bind, admin, &tcp_proxy("web", echo.port, remote)).replacen(
-            "\n\n",
-            &format!("\n{tls}\n"),
-            1,
-        ),
-    );
+    let frpc = client(bind, admin)
+        .line(tls)
+        .proxy(Proxy::tcp("web", echo.port, remote))
+        .start();
     assert!(wait_echo(remote, Duration::from_secs(10)));
     let url = |p: &str| format!("https://127.0.0.1:{admin}{p}");
 

@@ -1,10 +1,8 @@
-//! UDP helpers: an echo server, free ports, probes through a udp proxy.
+//! UDP helpers: an echo server, probes through a udp proxy.
 
 use std::net::UdpSocket;
 use std::thread;
 use std::time::{Duration, Instant};
-
-use super::free_port;
 
 /// A UDP echo server on 127.0.0.1.
 pub fn udp_echo() -> u16 {
@@ -17,24 +15,6 @@ pub fn udp_echo() -> u16 {
         }
     });
     port
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1.
-pub fn free_tcp_and_udp_port() -> u16 {
-    loop {
-        let p = free_port();
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
-
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One datagram through `port` on a fresh socket; true when it comes back.

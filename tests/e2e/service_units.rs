@@ -4,9 +4,7 @@
 //! /usr/lib/systemd/system, our freshly built binaries as /usr/bin/frps and /usr/bin/frpc, and
 //! a copy of the host's own units for sysinit.target and friends), so the unit files are checked
 //! byte for byte as shipped. The file text is also parsed for the settings frp relies on.
-//! Like tests/journald.rs, a missing systemd is a failure, not a skip.
-
-#![cfg(target_os = "linux")]
+//! Like tests/e2e/journald.rs, a missing systemd is a failure, not a skip.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! stcp and sudp proxies with visitors (protocol.md §10.6, §10.7) through the real binaries on
 //! loopback: an owner frpc with the proxies, a visitor frpc with the visitors, frps pairing them.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -13,22 +13,29 @@ use common::*;
 const UP: Duration = Duration::from_secs(20);
 
 fn client(bind: u16, common: &str, sections: &[String]) -> String {
-    format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"tok\"\nloginFailExit = false\n{common}\n\n{}",
-        sections.concat()
-    )
+    sections
+        .iter()
+        .fold(FrpcToml::new(bind).token("tok").line(common), |c, s| {
+            c.section(s)
+        })
+        .to_string()
 }
 
 fn proxy(name: &str, kind: &str, sk: &str, local: u16, extra: &str) -> String {
-    format!(
-        "[[proxies]]\nname = \"{name}\"\ntype = \"{kind}\"\nsecretKey = \"{sk}\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local}\n{extra}\n\n"
-    )
+    Proxy::new(name, kind)
+        .line(format!("secretKey = \"{sk}\""))
+        .local(local)
+        .line(extra)
+        .to_string()
 }
 
 fn visitor(name: &str, kind: &str, server: &str, sk: &str, port: i64, extra: &str) -> String {
-    format!(
-        "[[visitors]]\nname = \"{name}\"\ntype = \"{kind}\"\nserverName = \"{server}\"\nsecretKey = \"{sk}\"\nbindAddr = \"127.0.0.1\"\nbindPort = {port}\n{extra}\n\n"
-    )
+    Visitor::new(name, kind, server)
+        .line(format!(
+            "secretKey = \"{sk}\"\nbindAddr = \"127.0.0.1\"\nbindPort = {port}"
+        ))
+        .line(extra)
+        .to_string()
 }
 
 const WRAPPED: &str = "transport.useEncryption = true\ntransport.useCompression = true";
@@ -64,7 +71,7 @@ fn udp_round_trips(port: u16, n: usize) -> usize {
 
 #[test]
 fn stcp_visitors_with_and_without_wrapping_on_either_leg() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let _owner = start_frpc(&client(
@@ -75,7 +82,7 @@ fn stcp_visitors_with_and_without_wrapping_on_either_leg() {
             proxy("wrapped", "stcp", "k2", echo.port, WRAPPED),
         ],
     ));
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..4).map(|_| next_port()).collect();
     let v = start_frpc(&client(
         bind,
         "",
@@ -96,7 +103,7 @@ fn stcp_visitors_with_and_without_wrapping_on_either_leg() {
 
 #[test]
 fn sudp_visitors_carry_many_datagrams() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let udp = udp_echo();
     let _owner = start_frpc(&client(
@@ -107,7 +114,7 @@ fn sudp_visitors_carry_many_datagrams() {
             proxy("dwrapped", "sudp", "k2", udp, WRAPPED),
         ],
     ));
-    let (p1, p2) = (free_udp_port(), free_udp_port());
+    let (p1, p2) = (next_port(), next_port());
     let _v = start_frpc(&client(
         bind,
         "",
@@ -131,7 +138,7 @@ fn sudp_visitors_carry_many_datagrams() {
 
 #[test]
 fn wrong_secret_key_is_refused_before_the_backend() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let _owner = start_frpc(&client(
@@ -139,7 +146,7 @@ fn wrong_secret_key_is_refused_before_the_backend() {
         "",
         &[proxy("secret", "stcp", "right", echo.port, "")],
     ));
-    let (good, bad) = (free_port(), free_port());
+    let (good, bad) = (next_port(), next_port());
     let v = start_frpc(&client(
         bind,
         "",
@@ -169,7 +176,7 @@ fn wrong_secret_key_is_refused_before_the_backend() {
 
 #[test]
 fn allow_users_and_server_user_naming() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let udp = udp_echo();
@@ -183,13 +190,13 @@ fn allow_users_and_server_user_naming() {
         ],
     ));
     // alice's own visitor needs no serverUser: its name is prefixed with its own user.
-    let same = free_port();
+    let same = next_port();
     let _alice = start_frpc(&client(
         bind,
         "user = \"alice\"",
         &[visitor("mine", "stcp", "own", "k", same as i64, "")],
     ));
-    let (denied, open, dgram) = (free_port(), free_port(), free_udp_port());
+    let (denied, open, dgram) = (next_port(), next_port(), next_port());
     let bob = start_frpc(&client(
         bind,
         "user = \"bob\"",
@@ -238,7 +245,7 @@ fn allow_users_and_server_user_naming() {
 
 #[test]
 fn negative_bind_port_starts_no_listener() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let _owner = start_frpc(&client(
@@ -246,7 +253,7 @@ fn negative_bind_port_starts_no_listener() {
         "",
         &[proxy("secret", "stcp", "k", echo.port, "")],
     ));
-    let port = free_port();
+    let port = next_port();
     let v = start_frpc(&client(
         bind,
         "",
@@ -268,7 +275,7 @@ fn negative_bind_port_starts_no_listener() {
 
 #[test]
 fn reload_adds_a_visitor_and_keeps_a_live_connection() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let _owner = start_frpc(&client(
@@ -276,7 +283,7 @@ fn reload_adds_a_visitor_and_keeps_a_live_connection() {
         "",
         &[proxy("secret", "stcp", "k", echo.port, WRAPPED)],
     ));
-    let (a, b) = (free_port(), free_port());
+    let (a, b) = (next_port(), next_port());
     let first = visitor("a", "stcp", "secret", "k", a as i64, WRAPPED);
     let v = start_frpc(&client(bind, "", std::slice::from_ref(&first)));
     assert!(wait_echo(a, UP));
@@ -309,8 +316,8 @@ fn reload_adds_a_visitor_and_keeps_a_live_connection() {
 
 #[test]
 fn dashboard_lists_the_stcp_proxy_and_counts_its_traffic() {
-    let bind = free_port();
-    let web = free_port();
+    let bind = next_port();
+    let web = next_port();
     let _frps = start_frps(
         bind,
         &format!("auth.token = \"tok\"\nwebServer.port = {web}\nwebServer.user = \"admin\"\nwebServer.password = \"pw\""),
@@ -321,7 +328,7 @@ fn dashboard_lists_the_stcp_proxy_and_counts_its_traffic() {
         "",
         &[proxy("secret", "stcp", "k", echo.port, WRAPPED)],
     ));
-    let port = free_port();
+    let port = next_port();
     let _v = start_frpc(&client(
         bind,
         "",
@@ -385,7 +392,7 @@ fn read_frame(s: &mut TcpStream) -> Option<(u8, String)> {
 fn a_forged_visitor_connection_is_refused_and_disturbs_no_one() {
     // Without tcpMux every logical connection is a TCP connection of its own, so a raw
     // socket can speak the protocol.
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"\ntransport.tcpMux = false");
     let echo = echo_server();
     let common = "transport.tcpMux = false\ntransport.tls.enable = false";
@@ -394,7 +401,7 @@ fn a_forged_visitor_connection_is_refused_and_disturbs_no_one() {
         common,
         &[proxy("secret", "stcp", "k", echo.port, "")],
     ));
-    let port = free_port();
+    let port = next_port();
     let _v = start_frpc(&client(
         bind,
         common,
@@ -445,12 +452,12 @@ fn a_forged_visitor_connection_is_refused_and_disturbs_no_one() {
 
 #[test]
 fn the_listener_goes_with_its_owner_and_comes_back_with_it() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let owner_toml = client(bind, "", &[proxy("secret", "stcp", "k", echo.port, "")]);
     let mut owner = start_frpc(&owner_toml);
-    let port = free_port();
+    let port = next_port();
     let v = start_frpc(&client(
         bind,
         "",
@@ -473,7 +480,7 @@ fn the_listener_goes_with_its_owner_and_comes_back_with_it() {
 
 #[test]
 fn legacy_ini_visitor() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let _owner = start_frpc(&client(
@@ -487,7 +494,7 @@ fn legacy_ini_visitor() {
             &format!("allowUsers = [\"bob\"]\n{WRAPPED}"),
         )],
     ));
-    let port = free_port();
+    let port = next_port();
     let ini = format!(
         "[common]\nserver_addr = 127.0.0.1\nserver_port = {bind}\ntoken = tok\nuser = bob\n\n\
          [v]\nrole = visitor\ntype = stcp\nserver_user = alice\nserver_name = secret\nsk = k\n\
@@ -503,7 +510,7 @@ fn legacy_ini_visitor() {
 
 #[test]
 fn visitors_come_back_after_frps_restarts() {
-    let bind = free_port();
+    let bind = next_port();
     let mut frps = start_frps(bind, "auth.token = \"tok\"");
     let echo = echo_server();
     let udp = udp_echo();
@@ -515,7 +522,7 @@ fn visitors_come_back_after_frps_restarts() {
             proxy("dgram", "sudp", "k", udp, ""),
         ],
     ));
-    let (port, dport) = (free_port(), free_udp_port());
+    let (port, dport) = (next_port(), next_port());
     let v = start_frpc(&client(
         bind,
         "",

@@ -2,7 +2,7 @@
 //! subdomains, locations, route by user), basic auth, header rewriting, X-Forwarded-*, 404 and
 //! 504, WebSocket and CONNECT tunnels, h2c, keep-alive reuse and round-robin groups.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -11,15 +11,12 @@ use common::*;
 
 /// One `[[proxies]]` block of type http.
 fn http_proxy(name: &str, port: u16, extra: &str) -> String {
-    format!(
-        "\n[[proxies]]\nname = \"{name}\"\ntype = \"http\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {port}\n{extra}\n"
-    )
+    Proxy::new(name, "http").local(port).line(extra).to_string()
 }
 
+/// frpc with `proxies` (one or more sections).
 fn frpc_with(bind: u16, proxies: &str) -> Daemon {
-    start_frpc(&format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {bind}\nauth.token = \"t\"\nloginFailExit = false\n{proxies}"
-    ))
+    FrpcToml::new(bind).section(proxies).start()
 }
 
 /// GET through the vhost port with curl, as `host`.
@@ -51,8 +48,8 @@ struct Setup {
 
 /// frps with a vhost port and `frps_extra`, frpc with one http proxy per (name, extra).
 fn setup(frps_extra: &str, proxies: &[(&str, &str)]) -> Setup {
-    let bind = free_port();
-    let vhost = free_port();
+    let bind = next_port();
+    let vhost = next_port();
     let frps = start_frps(
         bind,
         &format!("auth.token = \"t\"\nvhostHTTPPort = {vhost}\n{frps_extra}"),
@@ -311,7 +308,7 @@ fn keep_alive_reuses_work_connections() {
 
 #[test]
 fn http_group_round_robin_and_shared_bind_port() {
-    let bind = free_port();
+    let bind = next_port();
     // vhost http on the bind port itself: frpc's TLS (0x17 first byte) and plain HTTP share it.
     let _frps = start_frps(bind, &format!("auth.token = \"t\"\nvhostHTTPPort = {bind}"));
     let a = http_backend("a");

@@ -2,7 +2,7 @@
 //! our decoder must read what Go writes, our encoder must write what Go writes, and our frps must
 //! accept a Go frpc's Login.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
@@ -164,9 +164,9 @@ fn our_frps_accepts_a_go_frpc_login() {
         .unwrap() as usize;
     let go_login = c2s[..login_len].to_vec();
 
-    let bind = common::free_port();
+    let bind = common::next_port();
     let _frps = common::start_frps(bind, "auth.token = \"12345678\"\ntransport.tcpMux = false");
-    let remote = common::free_port();
+    let remote = common::next_port();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -220,8 +220,8 @@ fn a_go_frpc_http_proxy_is_served_by_our_vhost() {
     let go_request = work_exp["s2c"]["plaintext"]["text"].as_str().unwrap();
     let go_response = work_exp["c2s"]["plaintext"]["text"].as_str().unwrap();
 
-    let bind = common::free_port();
-    let vhost = common::free_port();
+    let bind = common::next_port();
+    let vhost = common::next_port();
     let _frps = common::start_frps(
         bind,
         &format!("auth.token = \"12345678\"\ntransport.tcpMux = false\nvhostHTTPPort = {vhost}"),

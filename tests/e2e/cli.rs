@@ -1,6 +1,6 @@
 //! The command lines: frps and frpc without config files, versions, help, admin commands.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
@@ -9,8 +9,8 @@ use common::*;
 
 #[test]
 fn frps_flags_and_frpc_tcp_subcommand_carry_traffic() {
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let echo = echo_server();
     let mut frps = Command::new(frps_bin())
         .args([
@@ -136,11 +136,11 @@ fn verify_reports_ok_and_unbuilt_features_are_refused_at_start() {
 
 #[test]
 fn config_dir_runs_one_client_per_file() {
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
     let dir = tempfile::tempdir().unwrap();
-    let (r1, r2) = (free_port(), free_port());
+    let (r1, r2) = (next_port(), next_port());
     std::fs::write(
         dir.path().join("a.toml"),
         frpc_toml(bind, "t", "", echo.port, r1, "").replace("name = \"echo\"", "name = \"a\""),

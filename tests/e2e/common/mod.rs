@@ -4,8 +4,13 @@
 #![allow(dead_code)]
 
 pub mod backend;
+pub mod config;
 pub mod netns;
+pub mod ports;
 pub mod udp;
+
+pub use config::{FrpcToml, FrpsToml, Proxy, Visitor};
+pub use ports::{next_port, next_port_block, next_ports};
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -17,15 +22,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-
-/// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes remains).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running frps or frpc; killed when dropped. Its log goes to a file we can read.
 pub struct Daemon {
@@ -129,12 +125,10 @@ pub fn frpc_bin() -> &'static str {
     env!("CARGO_BIN_EXE_frpc")
 }
 
-/// Start frps with `extra` TOML lines and wait until its bind port accepts connections.
+/// Start frps with `extra` TOML lines (no token unless `extra` gives one) and wait until its
+/// bind port accepts connections.
 pub fn start_frps(bind_port: u16, extra: &str) -> Daemon {
-    let toml = format!("bindAddr = \"127.0.0.1\"\nbindPort = {bind_port}\n{extra}\n");
-    let d = Daemon::start(frps_bin(), "frps", &toml);
-    wait_port(bind_port, Duration::from_secs(10));
-    d
+    FrpsToml::new(bind_port).no_token().line(extra).start()
 }
 
 pub fn start_frpc(toml: &str) -> Daemon {
@@ -279,7 +273,8 @@ pub fn echo_random(port: u16, len: usize) -> ([u8; 32], [u8; 32]) {
     (sent, hasher.finalize().into())
 }
 
-/// A minimal frpc config with one tcp proxy.
+/// A minimal frpc config with one tcp proxy, "echo", from 127.0.0.1:`local_port` to
+/// `remote_port`; `common` and `proxy_extra` are raw TOML lines.
 pub fn frpc_toml(
     server_port: u16,
     token: &str,
@@ -288,9 +283,11 @@ pub fn frpc_toml(
     remote_port: u16,
     proxy_extra: &str,
 ) -> String {
-    format!(
-        "serverAddr = \"127.0.0.1\"\nserverPort = {server_port}\nauth.token = \"{token}\"\nloginFailExit = false\n{common}\n\n[[proxies]]\nname = \"echo\"\ntype = \"tcp\"\nlocalIP = \"127.0.0.1\"\nlocalPort = {local_port}\nremotePort = {remote_port}\n{proxy_extra}\n"
-    )
+    FrpcToml::new(server_port)
+        .token(token)
+        .line(common)
+        .proxy(Proxy::tcp("echo", local_port, remote_port).line(proxy_extra))
+        .to_string()
 }
 
 /// `kill -SIG pid` (SIG like "TERM", "HUP"); asserts it was delivered.
@@ -314,4 +311,14 @@ pub fn curl(args: &[&str], url: &str) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The port frps chose for a `remotePort = 0` proxy of `kind` ("tcp" or "udp"), from its log.
+pub fn chosen_port(frps: &Daemon, kind: &str) -> u16 {
+    frps.log_text()
+        .split(&format!("{kind} proxy listen port ["))
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("frps logs the {kind} port it chose:\n{}", frps.log_text()))
 }

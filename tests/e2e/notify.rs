@@ -1,7 +1,7 @@
 //! sd_notify: a UnixDatagram socket stands in for systemd's NOTIFY_SOCKET; the daemons must
 //! send READY (with STATUS), WATCHDOG keep-alives and STOPPING, in that order.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
@@ -114,7 +114,7 @@ fn check_lifecycle(bin: &str, config: &std::path::Path, ready_has: &str, while_r
 #[test]
 fn frps_sends_ready_watchdog_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
-    let bind = free_port();
+    let bind = next_port();
     let cfg = dir.path().join("frps.toml");
     std::fs::write(
         &cfg,
@@ -132,10 +132,10 @@ fn frps_sends_ready_watchdog_and_stopping() {
 #[test]
 fn frpc_sends_ready_after_login_then_watchdog_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
-    let bind = free_port();
+    let bind = next_port();
     let _frps = start_frps(bind, "auth.token = \"t\"");
     let echo = echo_server();
-    let remote = free_port();
+    let remote = next_port();
     let cfg = dir.path().join("frpc.toml");
     std::fs::write(&cfg, frpc_toml(bind, "t", "", echo.port, remote, "")).unwrap();
     check_lifecycle(frpc_bin(), &cfg, "logged in", &|| {
@@ -148,6 +148,6 @@ fn frpc_is_ready_after_a_failed_first_login_when_it_keeps_trying() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("frpc.toml");
     // Nothing listens on this port; loginFailExit = false (frpc_toml) keeps retrying.
-    std::fs::write(&cfg, frpc_toml(free_port(), "t", "", 1, 0, "")).unwrap();
+    std::fs::write(&cfg, frpc_toml(next_port(), "t", "", 1, 0, "")).unwrap();
     check_lifecycle(frpc_bin(), &cfg, "failed", &|| {});
 }

@@ -2,7 +2,7 @@
 //! namespace with its own /run (needs root, `unshare` and Debian's `systemd` package, which
 //! .ci/run installs).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -11,8 +11,8 @@ use common::*;
 #[test]
 fn frps_and_frpc_log_to_the_journal_with_identifier_priority_and_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let bind = free_port();
-    let remote = free_port();
+    let bind = next_port();
+    let remote = next_port();
     let echo = echo_server();
     std::fs::write(
         dir.path().join("frps.toml"),
