@@ -2,10 +2,11 @@
 //!
 //! - it lies outside the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), so
 //!   no outgoing connection and no `bind(0)` (ours, a daemon's or another program's) gets it;
-//! - it comes from a counter shared by every test process of the run (a file under cargo's
-//!   target tmp dir, locked with `flock`), so no two tests, threads or processes get the same one
-//!   until the counter wraps around the whole range (about 20,000 ports; a full suite run takes a
-//!   few hundred);
+//! - it comes from a counter shared by every test process on the machine (a file in the temp
+//!   dir, locked with `flock`; machine-wide rather than per target dir, so two checkouts testing
+//!   at once do not collide either), so no two tests, threads or processes get the same one until
+//!   the counter wraps around the whole range (about 20,000 ports; a full suite run takes a few
+//!   hundred);
 //! - it was free for TCP and UDP, on IPv4 and IPv6, when it was handed out (a bind check), so a
 //!   port some service of the machine holds is skipped.
 //!
@@ -107,18 +108,24 @@ struct Counter(File);
 
 impl Counter {
     fn lock() -> Counter {
-        let path = concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e-next-port");
+        let path = std::env::temp_dir().join("frp-e2e-next-port");
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // SAFETY: flock on a descriptor we own; blocks until no other process (or thread, each
         // opening the file anew) holds the lock.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "flock {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
         Counter(file)
     }
 
