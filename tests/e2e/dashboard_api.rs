@@ -7,7 +7,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::backend::http_backend;
 use common::udp::*;
@@ -36,14 +36,12 @@ impl Dash {
 
     /// Poll `path` until `ok` holds for its JSON (counters are booked asynchronously).
     fn wait(&self, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let v = self.get(path);
-            if ok(&v) || Instant::now() > deadline {
-                return v;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut v = Value::Null;
+        poll(Duration::from_secs(10), || {
+            v = self.get(path);
+            ok(&v)
+        });
+        v
     }
 
     fn proxy(&self, kind: &str, name: &str) -> Value {

@@ -53,16 +53,12 @@ fn api(web: u16, path: &str) -> Value {
 
 /// Poll `path` until `ok` holds for its JSON.
 fn wait_api(web: u16, path: &str, what: &str, ok: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
     let mut last = Value::Null;
-    while Instant::now() < deadline {
+    let held = poll(Duration::from_secs(15), || {
         last = api(web, path);
-        if ok(&last) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: GET {path} still {last}");
+        ok(&last)
+    });
+    assert!(held, "{what}: GET {path} still {last}");
 }
 
 fn proxy<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
@@ -109,20 +105,13 @@ fn run_browser(web: u16, screenshot: &Path) -> Value {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = started + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the browser script took over 120 s:\n{}",
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = poll_for(Duration::from_secs(120), || child.try_wait().unwrap()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the browser script took over 120 s:\n{}",
+            err.join().unwrap()
+        );
     };
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     assert!(

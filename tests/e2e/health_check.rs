@@ -76,14 +76,7 @@ fn refused(port: u16) -> bool {
 }
 
 fn wait_refused(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if refused(port) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    false
+    poll(timeout, || refused(port))
 }
 
 fn config(bind: u16, admin: u16, local: u16, remote: u16, check: &str) -> String {
@@ -106,14 +99,7 @@ fn status(admin: u16) -> String {
 }
 
 fn wait_status(admin: u16, want: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if status(admin) == want {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    false
+    poll(timeout, || status(admin) == want)
 }
 
 #[test]
@@ -216,11 +202,11 @@ fn http_check_follows_the_status_code() {
         remote,
         "healthCheck.type = \"http\"\nhealthCheck.path = \"/healthz\"\nhealthCheck.httpHeaders = [{ name = \"Host\", value = \"health.test\" }, { name = \"X-Probe\", value = \"frpc\" }]",
     ));
-    let deadline = Instant::now() + UP;
-    while get(remote) != Some(200) {
-        assert!(Instant::now() < deadline, "{}", frpc.log_text());
-        thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        poll(UP, || get(remote) == Some(200)),
+        "{}",
+        frpc.log_text()
+    );
     let probe = heads
         .lock()
         .unwrap()
@@ -238,10 +224,10 @@ fn http_check_follows_the_status_code() {
 
     // 200 again: registered again, requests pass.
     code.store(200, Ordering::SeqCst);
-    let deadline = Instant::now() + SETTLE;
-    while get(remote) != Some(200) {
-        assert!(Instant::now() < deadline, "{}", frpc.log_text());
-        thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        poll(SETTLE, || get(remote) == Some(200)),
+        "{}",
+        frpc.log_text()
+    );
     assert_eq!(status(admin), "running");
 }

@@ -29,14 +29,11 @@ fn get(vhost: u16, host: &str, path: &str, args: &[&str]) -> (u16, String) {
 
 /// Wait until `host` answers through the vhost port with something other than 404.
 fn wait_route(vhost: u16, host: &str, path: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if get(vhost, host, path, &[]).0 != 404 {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("route {host}{path} never came up");
+    wait_until(
+        Duration::from_secs(10),
+        format_args!("route {host}{path} comes up"),
+        || get(vhost, host, path, &[]).0 != 404,
+    );
 }
 
 struct Setup {
@@ -346,13 +343,7 @@ fn http_group_round_robin_and_shared_bind_port() {
 
     // One member leaves: the other serves everything.
     drop(frpc1);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let all_b = (0..4).all(|_| get(bind, "lb.test", "/", &[]).1.starts_with("b "));
-        if all_b {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "b takes over");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(10), "b takes over", || {
+        (0..4).all(|_| get(bind, "lb.test", "/", &[]).1.starts_with("b "))
+    });
 }

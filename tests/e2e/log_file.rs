@@ -40,19 +40,12 @@ fn frps_appends_its_log_to_the_file_without_colour_and_prunes_nothing_at_start()
     // The daemon's stdout and stderr go to frps-run.log, which is not one of frps.log's names.
     let mut frps = Daemon::start_in(dir.clone(), frps_bin(), "frps-run", &toml);
     wait_port(port, Duration::from_secs(10));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("frps started successfully") {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no start line in {}:\n{text}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let started = poll(Duration::from_secs(10), || {
+        read().contains("frps started successfully")
+    });
+    let text = read();
+    assert!(started, "no start line in {}:\n{text}", log.display());
     assert!(text.starts_with("previous run\n"), "not appended:\n{text}");
     assert!(!text.contains('\x1b'), "ANSI escapes in the file:\n{text}");
     let started = text
@@ -88,18 +81,15 @@ fn frps_creates_the_log_directories_and_a_0600_file() {
     );
     let mut frps = Daemon::start_in(dir.clone(), frps_bin(), "frps-run", &toml);
     wait_port(port, Duration::from_secs(10));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("frps started successfully")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no start line in {}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        format_args!("the start line in {}", log.display()),
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("frps started successfully")
+        },
+    );
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     frps.kill();

@@ -37,14 +37,7 @@ impl Live {
 }
 
 fn port_closed(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_err() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    poll(timeout, || TcpStream::connect(("127.0.0.1", port)).is_err())
 }
 
 fn proxy(name: &str, local: u16, remote: u16) -> String {
@@ -62,15 +55,11 @@ fn client(bind: u16, common: &str, proxies: &[String]) -> String {
 fn reload(d: &Daemon, toml: &str, n: usize, expect: &str) {
     std::fs::write(&d.config, toml).unwrap();
     send_signal(d.pid(), "HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let log = d.log_text();
-        if log.matches(expect).count() >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("reload {n}: no {expect:?} in the log");
+    wait_until(
+        Duration::from_secs(10),
+        format_args!("reload {n}: {expect:?} in the log"),
+        || d.log_text().matches(expect).count() >= n,
+    );
 }
 
 #[test]

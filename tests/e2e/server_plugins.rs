@@ -96,14 +96,7 @@ impl PluginServer {
 
     /// Wait until a request for `op` matching `pred` arrived.
     fn wait_op(&self, op: &str, pred: impl Fn(&Seen) -> bool, timeout: Duration) -> Option<Seen> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(s) = self.of_op(op).into_iter().find(|s| pred(s)) {
-                return Some(s);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
+        poll_for(timeout, || self.of_op(op).into_iter().find(|s| pred(s)))
     }
 }
 

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::udp::*;
 use common::*;
@@ -337,33 +337,27 @@ fn dashboard_lists_the_stcp_proxy_and_counts_its_traffic() {
     wait_port(port, UP);
     wait_port(web, UP);
     // Exactly 10 000 bytes each way once the tunnel answers.
-    let deadline = Instant::now() + UP;
-    let s = loop {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(&[7u8; 10_000]).unwrap();
+    let s = poll_for(UP, || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        s.write_all(&[7u8; 10_000]).ok()?;
         let mut back = vec![0u8; 10_000];
-        if s.read_exact(&mut back).is_ok() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "tunnel did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        s.read_exact(&mut back).ok()?;
+        Some(s)
+    })
+    .expect("the tunnel comes up");
     s.shutdown(std::net::Shutdown::Both).unwrap();
     drop(s);
     let url = format!("http://127.0.0.1:{web}/api/proxy/stcp");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let p = loop {
+    let mut v = serde_json::Value::Null;
+    poll(Duration::from_secs(10), || {
         let (status, body) = curl(&["-u", "admin:pw"], &url);
         assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let p = v["proxies"][0].clone();
-        if (p["todayTrafficIn"] == 10_000 && p["curConns"] == 0) || Instant::now() > deadline {
-            assert_eq!(v["proxies"].as_array().map(Vec::len), Some(1), "{v}");
-            break p;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        v = serde_json::from_str(&body).unwrap();
+        v["proxies"][0]["todayTrafficIn"] == 10_000 && v["proxies"][0]["curConns"] == 0
+    });
+    assert_eq!(v["proxies"].as_array().map(Vec::len), Some(1), "{v}");
+    let p = v["proxies"][0].clone();
     assert_eq!(p["name"], "secret");
     assert_eq!(p["status"], "online");
     assert_eq!(p["conf"]["type"], "stcp");
@@ -465,15 +459,12 @@ fn the_listener_goes_with_its_owner_and_comes_back_with_it() {
     ));
     assert!(wait_echo(port, UP));
     owner.kill();
-    let deadline = Instant::now() + UP;
-    while !v
-        .log_text()
-        .contains("custom listener for [secret] doesn't exist")
-    {
-        assert!(Instant::now() < deadline, "frps must unregister the proxy");
+    // Each user connection makes the visitor ask frps, which answers that the owner is gone.
+    wait_until(UP, "frps unregisters the proxy", || {
         let _ = refused(port);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        v.log_text()
+            .contains("custom listener for [secret] doesn't exist")
+    });
     let _owner = start_frpc(&owner_toml);
     assert!(wait_echo(port, UP), "a new owner session registers again");
 }

@@ -63,16 +63,13 @@ fn serverinfo_requires_auth_and_reports_live_state() {
     assert_eq!(v["heartbeatTimeout"], -1);
     // The echo round trips so far are counted once frps has seen their connections close.
     let mut traffic = v["totalTrafficIn"].as_u64().unwrap();
-    for _ in 0..100 {
-        if traffic >= 5 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    poll(Duration::from_secs(5), || {
         let (_, b) = get(web, "/api/serverinfo", Some(("admin", "pw")));
         traffic = serde_json::from_str::<serde_json::Value>(&b).unwrap()["totalTrafficIn"]
             .as_u64()
             .unwrap();
-    }
+        traffic >= 5
+    });
     assert!(traffic >= 5, "{body}");
     let keys: Vec<&str> = body.split('"').skip(1).step_by(2).take(3).collect();
     assert_eq!(

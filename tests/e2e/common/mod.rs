@@ -8,9 +8,11 @@ pub mod config;
 pub mod netns;
 pub mod ports;
 pub mod udp;
+pub mod wait;
 
 pub use config::{FrpcToml, FrpsToml, Proxy, Visitor};
 pub use ports::{next_port, next_port_block, next_ports};
+pub use wait::{poll, poll_for, wait_until};
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -19,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -73,27 +75,13 @@ impl Daemon {
 
     /// Wait until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
+        poll(timeout, || self.log_text().contains(needle))
     }
 
     /// Wait for the process to exit on its own; returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
         let child = self.child.as_mut()?;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
+        poll_for(timeout, || child.try_wait().ok().flatten())?.code()
     }
 
     pub fn kill(&mut self) {
@@ -136,14 +124,9 @@ pub fn start_frpc(toml: &str) -> Daemon {
 }
 
 pub fn wait_port(port: u16, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    panic!("port {port} did not open within {timeout:?}");
+    wait_until(timeout, format!("port {port} opens"), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }
 
 /// A TCP echo server on 127.0.0.1; counts accepted connections.
@@ -223,14 +206,7 @@ pub fn echo_once(port: u16) -> bool {
 
 /// Wait until an echo round trip through the proxy's remote port works.
 pub fn wait_echo(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if echo_once(port) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    false
+    poll(timeout, || echo_once(port))
 }
 
 /// Send `len` random bytes through `port` while reading the echo; returns (sent, received)

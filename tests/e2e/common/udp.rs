@@ -2,7 +2,7 @@
 
 use std::net::UdpSocket;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A UDP echo server on 127.0.0.1.
 pub fn udp_echo() -> u16 {
@@ -30,11 +30,5 @@ pub fn udp_echo_once(port: u16) -> bool {
 }
 
 pub fn wait_udp_echo(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if udp_echo_once(port) {
-            return true;
-        }
-    }
-    false
+    super::poll(timeout, || udp_echo_once(port))
 }
