@@ -167,6 +167,17 @@ fn bind_udp(addr: &str, port: u16) -> Option<StdUdpSocket> {
 mod tests {
     use super::*;
 
+    /// Where these tests let `remotePort = 0` pick: below Linux's ephemeral range, so no port the
+    /// kernel hands to an outgoing connection or a `bind(0)` meanwhile is picked, or taken from
+    /// under a released reservation.
+    fn quiet_ports() -> PortManager {
+        PortManager::new(&[PortsRange {
+            start: 20000,
+            end: 32767,
+            single: 0,
+        }])
+    }
+
     #[test]
     fn allow_ports_and_reuse() {
         let mut pm = PortManager::new(&[PortsRange {
@@ -179,7 +190,7 @@ mod tests {
             pm.acquire("a", 40000, "127.0.0.1").unwrap_err(),
             "port not allowed"
         );
-        let mut pm = PortManager::new(&[]);
+        let mut pm = quiet_ports();
         let (p, l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
         assert_eq!(
             pm.acquire("b", p, "127.0.0.1").unwrap_err(),
@@ -190,18 +201,19 @@ mod tests {
         let (p2, _l) = pm.acquire("a", 0, "127.0.0.1").unwrap();
         assert_eq!(p, p2, "a reconnecting proxy gets its port back");
         // Held by a foreign socket: unavailable.
+        let mut any = PortManager::new(&[]);
         let foreign = StdListener::bind("127.0.0.1:0").unwrap();
         let fp = foreign.local_addr().unwrap().port();
         assert_eq!(
-            pm.acquire("c", fp, "127.0.0.1").unwrap_err(),
+            any.acquire("c", fp, "127.0.0.1").unwrap_err(),
             "port unavailable"
         );
     }
 
     #[test]
     fn udp_namespace_is_separate_from_tcp() {
-        let mut tcp = PortManager::new(&[]);
-        let mut udp = PortManager::new(&[]);
+        let mut tcp = quiet_ports();
+        let mut udp = quiet_ports();
         let (p, _l) = tcp.acquire("t", 0, "127.0.0.1").unwrap();
         let (q, _s) = udp.acquire_udp("u", p, "127.0.0.1").unwrap();
         assert_eq!(p, q, "the same number is free for udp");
@@ -209,10 +221,11 @@ mod tests {
             udp.acquire_udp("v", p, "127.0.0.1").unwrap_err(),
             "port already used"
         );
+        let mut any = PortManager::new(&[]);
         let foreign = StdUdpSocket::bind("127.0.0.1:0").unwrap();
         let fp = foreign.local_addr().unwrap().port();
         assert_eq!(
-            udp.acquire_udp("w", fp, "127.0.0.1").unwrap_err(),
+            any.acquire_udp("w", fp, "127.0.0.1").unwrap_err(),
             "port unavailable"
         );
     }

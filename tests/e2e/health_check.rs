@@ -202,11 +202,7 @@ fn http_check_follows_the_status_code() {
         remote,
         "healthCheck.type = \"http\"\nhealthCheck.path = \"/healthz\"\nhealthCheck.httpHeaders = [{ name = \"Host\", value = \"health.test\" }, { name = \"X-Probe\", value = \"frpc\" }]",
     ));
-    assert!(
-        poll(UP, || get(remote) == Some(200)),
-        "{}",
-        frpc.log_text()
-    );
+    assert!(poll(UP, || get(remote) == Some(200)), "{}", frpc.log_text());
     let probe = heads
         .lock()
         .unwrap()
