@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -589,10 +589,15 @@ fn close_proxy_is_notified_when_frpc_stops() {
 
 #[test]
 fn a_slow_plugin_for_one_client_does_not_stall_another() {
-    // NewProxy for "slow" takes 4 s; a second client logs in and gets its proxy meanwhile.
-    let plugin = PluginServer::start(|req| {
+    // The plugin holds its answer to NewProxy for "slow" until the test opens the gate (or 60 s
+    // pass); a second client logs in and gets its proxy meanwhile.
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let held = gate.clone();
+    let plugin = PluginServer::start(move |req| {
         if req.content()["proxy_name"] == "slow" {
-            thread::sleep(Duration::from_secs(4));
+            let (open, cv) = &*held;
+            let open = open.lock().unwrap();
+            let _ = cv.wait_timeout_while(open, Duration::from_secs(60), |o| !*o);
         }
         keep()
     });
@@ -607,18 +612,18 @@ fn a_slow_plugin_for_one_client_does_not_stall_another() {
     assert!(plugin
         .wait_op("NewProxy", |s| s.content()["proxy_name"] == "slow", UP)
         .is_some());
-    let started = Instant::now();
     let _fast = start_frpc(&format!(
         "{}{}",
         frpc_common(bind, ""),
         tcp_proxy("fast", echo.port, fast_port)
     ));
-    assert!(wait_echo(fast_port, UP));
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the second client waited {:?}",
-        started.elapsed()
+        wait_echo(fast_port, UP),
+        "the second client's proxy works while the plugin still holds the first"
     );
+    assert!(!echo_once(slow_port), "the slow proxy is still held");
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
     assert!(wait_echo(slow_port, UP));
 }
 
