@@ -150,10 +150,7 @@ fn allowed_ranges(allow: &[PortsRange]) -> Vec<(u16, u16)> {
 }
 
 fn bind(addr: &str, port: u16) -> Option<StdListener> {
-    let ip = if addr.is_empty() { "0.0.0.0" } else { addr };
-    let l = StdListener::bind((ip, port)).ok()?;
-    l.set_nonblocking(true).ok()?;
-    Some(l)
+    crate::transport::tcp::listen_std(addr, port).ok()
 }
 
 fn bind_udp(addr: &str, port: u16) -> Option<StdUdpSocket> {

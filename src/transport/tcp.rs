@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use tokio::net::{lookup_host, TcpListener, TcpSocket, TcpStream};
 
 /// Set TCP keepalive with the given period in seconds; a negative period disables it.
@@ -56,10 +56,52 @@ pub async fn dial(
     Ok(stream)
 }
 
-/// Bind a TCP listener; `addr` may be an IP or a host name, port 0 picks a free port.
+/// The accept queue every listener asks for. The kernel caps it at its own maximum
+/// (`net.core.somaxconn` on Linux, `kern.ipc.somaxconn` on macOS), which is what frp (Go) uses;
+/// std's 128 and tokio's 1024 lose connections in a burst of connects (the peer sees a
+/// connection that is never accepted).
+const BACKLOG: i32 = 65535;
+
+/// Bind a TCP listener; `addr` may be an IP or a host name (empty: every address), port 0 picks
+/// a free port.
 pub async fn listen(addr: &str, port: u16) -> io::Result<TcpListener> {
     let ip = if addr.is_empty() { "0.0.0.0" } else { addr };
-    TcpListener::bind((ip, port)).await
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {ip}"));
+    for sa in lookup_host((ip, port)).await? {
+        match bind_listener(sa).and_then(TcpListener::from_std) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// [`listen`] without a runtime, for callers that bind synchronously (the port managers, the
+/// visitors). A host name is looked up with the system resolver, blocking. The listener is
+/// non-blocking, ready for tokio.
+pub fn listen_std(addr: &str, port: u16) -> io::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let ip = if addr.is_empty() { "0.0.0.0" } else { addr };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {ip}"));
+    for sa in (ip, port).to_socket_addrs()? {
+        match bind_listener(sa) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A non-blocking listener on `sa` with SO_REUSEADDR (as std and tokio set it on Unix: a port
+/// binds again at once after its listener closed) and the system's largest accept queue.
+fn bind_listener(sa: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    sock.set_reuse_address(true)?;
+    sock.bind(&sa.into())?;
+    sock.listen(BACKLOG)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
 }
 
 /// `host:port` with brackets around IPv6 literals.

@@ -22,6 +22,7 @@ mod nathole;
 mod notify;
 mod plugins;
 mod reload;
+mod security;
 mod server_plugins;
 #[cfg(target_os = "linux")]
 mod service_units;

@@ -350,8 +350,7 @@ pub(super) fn bind_listener(
         return Ok(None);
     }
     let addr = crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16);
-    let l = std::net::TcpListener::bind(addr.as_str())
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+    let l = crate::transport::tcp::listen_std(&cfg.bind_addr, cfg.bind_port as u16)
         .and_then(tokio::net::TcpListener::from_std)
         .map_err(|e| format!("listen on {addr}: {e}"))?;
     tracing::info!(visitor = %cfg.name, "{kind} visitor listen on {addr}");
