@@ -31,6 +31,19 @@ pub fn rand_id() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 
+/// The name logs and the dashboard give a client session: 8 hex digits of a hash of its run id.
+/// The run id itself is never shown (whoever knew it could once pass for the client); a tag
+/// cannot be turned back into it (about 2^32 run ids share each tag), yet frpc and frps derive
+/// the same tag, so their logs still line up.
+pub fn client_tag(run_id: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::new()
+        .chain_update(b"frp client tag\0")
+        .chain_update(run_id.as_bytes())
+        .finalize();
+    hex::encode(&digest[..4])
+}
+
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

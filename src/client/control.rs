@@ -43,9 +43,9 @@ impl Session {
     pub fn status_line(&self) -> String {
         let (running, failed, total) = self.proxies.counts();
         format!(
-            "logged in to {} (run id {}); proxies: {running} running, {failed} failed, {total} configured",
+            "logged in to {} (client {}); proxies: {running} running, {failed} failed, {total} configured",
             crate::transport::tcp::join_host_port(&self.cfg.server_addr, self.cfg.server_port as u16),
-            self.run_id
+            crate::client_tag(&self.run_id)
         )
     }
 }

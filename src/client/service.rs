@@ -251,7 +251,9 @@ pub async fn run(
         let server = client.server();
         match attempt {
             Ok((connector, control_stream, id)) => {
-                info!(run_id = %id, "login to server success, get run id [{id}]");
+                // The run id itself stays out of the log: it is frps's key for this session.
+                let tag = crate::client_tag(&id);
+                info!(client = %tag, "login to server success, client [{tag}]");
                 run_id = id;
                 ever_logged_in = true;
                 let session = Arc::new(Session {

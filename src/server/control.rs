@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::origin::Origin;
 use super::plugin::{CloseProxyContent, LoginContent, NewProxyContent, PingContent, UserInfo};
 use super::proxy::{self, RunningProxy};
 use super::stats::Counters;
@@ -28,6 +29,10 @@ type Encrypted = CryptoStream<BoxStream>;
 /// The parts of a client session that its proxies' connection handlers use.
 pub struct ControlHandle {
     pub run_id: String,
+    /// What logs and the dashboard call this client ([`crate::client_tag`]): never the run id.
+    pub tag: String,
+    /// The connection the Login came by: work and visitor connections must match it.
+    pub origin: Origin,
     pub user: String,
     /// The Login's `metas` (server plugins see them with every operation of this client).
     pub metas: msg::StrMap,
@@ -75,7 +80,7 @@ impl ControlHandle {
     /// A NewWorkConn arrived for this client; a full pool drops the connection (as frp does).
     pub fn put_work_conn(&self, conn: BoxStream) {
         if self.pool_tx.try_send(conn).is_err() {
-            debug!(run_id = %self.run_id, "work connection pool is full, discarding");
+            debug!(client = %self.tag, "work connection pool is full, discarding");
         }
     }
 
@@ -110,7 +115,8 @@ impl ControlHandle {
 }
 
 /// Serve a client whose first message was Login, until its session ends.
-pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, peer: SocketAddr) {
+pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, origin: Origin) {
+    let peer = origin.peer;
     let cfg = server.cfg();
     let user = login.user.clone();
     // Plugins see the Login first; what they return is what gets verified and registered.
@@ -143,9 +149,10 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     };
     // A reconnecting client reuses its run id: end the stale session and wait for its clean-up so
     // its proxy names and ports are free again.
+    let tag = crate::client_tag(&run_id);
     let stale = lock(&server.controls).get(&run_id).cloned();
     if let Some(old) = stale {
-        info!(run_id = %run_id, "replacing the previous session of this client");
+        info!(client = %tag, "replacing the previous session of this client");
         old.cancel.cancel();
         old.done.cancelled().await;
     }
@@ -156,6 +163,8 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     let (pool_tx, pool_rx) = mpsc::channel(pool_count + 10);
     let handle = Arc::new(ControlHandle {
         run_id: run_id.clone(),
+        tag: tag.clone(),
+        origin,
         user: login.user.clone(),
         metas: login.metas.clone(),
         token: cfg.auth.token.clone(),
@@ -191,10 +200,10 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         error: String::new(),
     };
     if let Err(e) = proto_mod::write_msg(&mut conn, &Message::LoginResp(resp)).await {
-        warn!(run_id = %run_id, "write LoginResp: {e}");
+        warn!(client = %tag, "write LoginResp: {e}");
     } else {
         info!(
-            run_id = %run_id, user = %login.user, remote = %peer,
+            client = %tag, user = %login.user, remote = %peer,
             "client login info: ip [{peer}] version [{}] hostname [{}] os [{}] arch [{}]",
             login.version, login.hostname, login.os, login.arch
         );
@@ -237,7 +246,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         while rx.try_recv().is_ok() {}
     }
     handle.done.cancel();
-    info!(run_id = %run_id, "client session closed");
+    info!(client = %tag, "client session closed");
     crate::service::notify::status(&server.status_line());
 }
 
@@ -312,7 +321,7 @@ async fn read_loop(
             m = msgs.recv() => m,
             _ = tick.tick() => {
                 if hb_timeout > 0 && last_ping.elapsed() > Duration::from_secs(hb_timeout as u64) {
-                    warn!(run_id = %handle.run_id, "heartbeat timeout");
+                    warn!(client = %handle.tag, "heartbeat timeout");
                     return;
                 }
                 continue;
@@ -322,7 +331,7 @@ async fn read_loop(
             Some(Ok(m)) => m,
             Some(Err(e)) if e.is_disconnect() => return,
             Some(Err(e)) => {
-                warn!(run_id = %handle.run_id, "control read error: {e}");
+                warn!(client = %handle.tag, "control read error: {e}");
                 return;
             }
             None => return,
@@ -350,7 +359,7 @@ async fn read_loop(
                         error: String::new(),
                     },
                     Err(detail) => {
-                        warn!(run_id = %handle.run_id, proxy_name = %name, "new proxy error: {detail}");
+                        warn!(client = %handle.tag, proxy_name = %name, "new proxy error: {detail}");
                         let error = server.client_error(&errors::new_proxy_summary(&name), &detail);
                         msg::NewProxyResp {
                             proxy_name: name,
@@ -364,7 +373,7 @@ async fn read_loop(
             }
             Message::CloseProxy(c) => {
                 if let Some(p) = proxies.remove(&c.proxy_name) {
-                    info!(run_id = %handle.run_id, proxy_name = %c.proxy_name, "close proxy");
+                    info!(client = %handle.tag, proxy_name = %c.proxy_name, "close proxy");
                     proxy::close(server, &c.proxy_name, p).await;
                     handle.proxy_count.store(proxies.len(), Ordering::Relaxed);
                     notify_closed(server, handle, c.proxy_name);
@@ -395,7 +404,7 @@ async fn read_loop(
                         msg::Pong::default()
                     }
                     Err(detail) => {
-                        warn!(run_id = %handle.run_id, "invalid ping: {detail}");
+                        warn!(client = %handle.tag, "invalid ping: {detail}");
                         msg::Pong {
                             error: server.client_error(errors::INVALID_PING, &detail),
                         }
@@ -411,7 +420,7 @@ async fn read_loop(
             }
             Message::NatHoleClient(m) => server.nathole.handle_client(m, responder(handle)),
             Message::NatHoleReport(m) => server.nathole.handle_report(&m),
-            other => debug!(run_id = %handle.run_id, "ignoring {} on control", other.name()),
+            other => debug!(client = %handle.tag, "ignoring {} on control", other.name()),
         }
     }
 }

@@ -97,7 +97,7 @@ pub fn join(
     };
     drop(groups);
     let port = group.port;
-    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}] in group [{}]", p.group);
+    info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}] in group [{}]", p.group);
     let mut running = RunningProxy::new("tcp", None, target.ctl.cancel.child_token());
     let (s, name, group_name) = (server.clone(), p.proxy_name.clone(), p.group.clone());
     running.on_close(move || leave(&s, &group_name, &group, &name));

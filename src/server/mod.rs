@@ -18,6 +18,7 @@ pub mod control;
 pub mod dashboard;
 pub mod group;
 pub mod metrics;
+pub mod origin;
 pub mod plugin;
 pub mod ports;
 pub mod proxy;

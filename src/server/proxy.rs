@@ -272,7 +272,7 @@ fn start_tcp(
         listener,
         cancel.clone(),
     ));
-    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}]");
+    info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}]");
     Ok((
         format!(":{port}"),
         RunningProxy::new("tcp", Some(port), cancel).with_task(task),

@@ -9,10 +9,12 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use super::origin::Origin;
 use super::plugin::{NewWorkConnContent, UserInfo};
 use super::{control, vhost, Server};
 use crate::config::load::ConfigSource;
 use crate::proto::{self, msg, Message};
+use crate::service::log_limit::LogLimit;
 use crate::service::signals::next_reload;
 use crate::service::{notify, Lifecycle};
 use crate::transport::mux::{self, MuxConfig};
@@ -302,8 +304,9 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
         }
     };
     debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", cfg.transport.tcp_mux);
+    let origin = Origin::accepted(peer, cfg.transport.tcp_mux);
     if !cfg.transport.tcp_mux {
-        handle_logical(server, conn, peer, local).await;
+        handle_logical(server, conn, origin, local).await;
         return;
     }
     let interval = cfg.transport.tcp_mux_keepalive_interval;
@@ -314,7 +317,7 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     let session = mux::Session::new(conn, mux::Mode::Server, mux_cfg);
     while let Some(stream) = session.accept().await {
         let server = server.clone();
-        tokio::spawn(async move { handle_logical(server, Box::new(stream), peer, local).await });
+        tokio::spawn(async move { handle_logical(server, Box::new(stream), origin, local).await });
     }
     debug!(remote = %peer, "mux session closed");
 }
@@ -352,9 +355,10 @@ async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>>
 async fn handle_logical(
     server: Arc<Server>,
     mut conn: BoxStream,
-    peer: SocketAddr,
+    origin: Origin,
     local: Option<SocketAddr>,
 ) {
+    let peer = origin.peer;
     let first = match tokio::time::timeout(FIRST_MSG_TIMEOUT, proto::read_msg(&mut conn)).await {
         Ok(Ok(m)) => m,
         Ok(Err(e)) => {
@@ -367,26 +371,40 @@ async fn handle_logical(
         }
     };
     match first {
-        Message::Login(login) => control::serve(server, conn, login, peer).await,
-        Message::NewWorkConn(m) => register_work_conn(&server, conn, m, peer).await,
+        Message::Login(login) => control::serve(server, conn, login, origin).await,
+        Message::NewWorkConn(m) => register_work_conn(&server, conn, m, origin).await,
         Message::NewVisitorConn(m) => {
-            super::visitor::serve_conn(server, conn, m, peer, local).await
+            super::visitor::serve_conn(server, conn, m, origin, local).await
         }
         other => warn!(remote = %peer, "unexpected first message {}, closing", other.name()),
     }
 }
 
+/// A NewWorkConn joins its client's pool only when it comes from that client (see
+/// [`super::origin`]); anything else is closed, and logged at most once a minute.
 async fn register_work_conn(
     server: &Server,
     mut conn: BoxStream,
     m: msg::NewWorkConn,
-    peer: SocketAddr,
+    origin: Origin,
 ) {
+    static REFUSED: LogLimit = LogLimit::new(Duration::from_secs(60));
+    let peer = origin.peer;
     let Some(ctl) = server.control(&m.run_id) else {
-        warn!(remote = %peer, run_id = %m.run_id, "no client control found for work connection");
+        if let Some(left_out) = REFUSED.check() {
+            warn!(remote = %peer, "refused a work connection for an unknown client ({left_out} more refusals not logged)");
+        }
         return;
     };
-    let run_id = m.run_id.clone();
+    let from_client = origin.same_client_as(&ctl.origin)
+        || (!origin.muxed()
+            && crate::proto::crypto::auth_key_matches(&ctl.token, m.timestamp, &m.privilege_key));
+    if !from_client {
+        if let Some(left_out) = REFUSED.check() {
+            warn!(remote = %peer, client = %ctl.tag, "refused a work connection that did not come by the client's own connection ({left_out} more refusals not logged)");
+        }
+        return;
+    }
     // Plugins see (and may rewrite) the NewWorkConn before it is verified.
     let checked = server
         .plugins
@@ -409,7 +427,7 @@ async fn register_work_conn(
             Ok(())
         });
     if let Err(detail) = checked {
-        warn!(remote = %peer, run_id = %run_id, "invalid NewWorkConn: {detail}");
+        warn!(remote = %peer, client = %ctl.tag, "invalid NewWorkConn: {detail}");
         let resp = msg::StartWorkConn {
             error: server.client_error(crate::proto::errors::INVALID_NEW_WORK_CONN, &detail),
             ..Default::default()

@@ -77,7 +77,7 @@ pub fn start(
     });
     let cancel = target.ctl.cancel.child_token();
     let task = tokio::spawn(run(server.clone(), info, socket, cancel.clone()));
-    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "udp", "udp proxy listen port [{port}]");
+    info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "udp", "udp proxy listen port [{port}]");
     Ok((
         format!(":{port}"),
         RunningProxy::new("udp", Some(port), cancel).with_task(task),

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tracing::{debug, info, warn};
 
+use super::origin::Origin;
 use super::proxy::{RunningProxy, Target};
 use super::{lock, Server};
 use crate::proto::crypto::{auth_key_matches, derive_key};
@@ -65,7 +66,7 @@ pub fn register_xtcp(
     let controller = server.nathole.clone();
     let name = p.proxy_name.clone();
     running.on_close(move || controller.close_client(&name));
-    info!(run_id = %target.ctl.run_id, proxy_name = %target.name, proxy_type = "xtcp", "xtcp proxy registered");
+    info!(client = %target.ctl.tag, proxy_name = %target.name, proxy_type = "xtcp", "xtcp proxy registered");
     let target = target.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -134,7 +135,7 @@ pub fn register(
             }
         }
     });
-    info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = %target.kind, "{} proxy custom listen success", target.kind);
+    info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = %target.kind, "{} proxy custom listen success", target.kind);
     Ok((String::new(), running))
 }
 
@@ -144,13 +145,20 @@ pub async fn serve_conn(
     server: Arc<Server>,
     mut conn: BoxStream,
     m: msg::NewVisitorConn,
-    peer: SocketAddr,
+    origin: Origin,
     local: Option<SocketAddr>,
 ) {
-    let listener = match admit(&server, &m) {
+    let peer = origin.peer;
+    let listener = match admit(&server, &m, &origin) {
         Ok(l) => l,
         Err(detail) => {
-            warn!(remote = %peer, proxy_name = %m.proxy_name, "register visitor conn error: {detail}");
+            // The peer gets frp's text; the log names the claimed session by its tag only.
+            let logged = if m.run_id.is_empty() {
+                detail.clone()
+            } else {
+                detail.replace(&m.run_id, &crate::client_tag(&m.run_id))
+            };
+            warn!(remote = %peer, proxy_name = %m.proxy_name, "register visitor conn error: {logged}");
             let resp = msg::NewVisitorConnResp {
                 proxy_name: m.proxy_name.clone(),
                 error: server.client_error(errors::REGISTER_VISITOR, &detail),
@@ -174,14 +182,22 @@ pub async fn serve_conn(
 
 /// The checks of frp's visitor manager, in its order: the visitor's session, the listener,
 /// the signature, the user. Err is the detailed error text.
-fn admit(server: &Server, m: &msg::NewVisitorConn) -> Result<Arc<Listener>, String> {
+///
+/// The run id names the visitor's own session, whose user `allowUsers` checks: like a work
+/// connection, the visitor connection must come by that session's connection (see
+/// [`super::origin`]), or it could borrow another client's user name.
+fn admit(
+    server: &Server,
+    m: &msg::NewVisitorConn,
+    origin: &Origin,
+) -> Result<Arc<Listener>, String> {
     // frp accepts an empty run id (visitors older than v0.50) as the user "".
     let visitor_user = if m.run_id.is_empty() {
         String::new()
     } else {
         match server.control(&m.run_id) {
-            Some(ctl) => ctl.user.clone(),
-            None => return Err(errors::no_control_for_run_id(&m.run_id)),
+            Some(ctl) if origin.same_client_as(&ctl.origin) => ctl.user.clone(),
+            _ => return Err(errors::no_control_for_run_id(&m.run_id)),
         }
     };
     let listener = server

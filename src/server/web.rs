@@ -249,7 +249,9 @@ fn delete_proxies(server: &Server, req: &Request<Incoming>) -> Resp {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ClientEntry {
-    run_id: String,
+    /// The session's tag ([`crate::client_tag`]); the run id itself is never shown: with it,
+    /// anyone reading the dashboard could once pass for the client.
+    id: String,
     user: String,
     hostname: String,
     os: String,
@@ -275,7 +277,7 @@ fn clients(server: &Server) -> ClientList {
         .map(|c| {
             let (today_in, today_out) = c.counters.today();
             ClientEntry {
-                run_id: c.run_id.clone(),
+                id: c.tag.clone(),
                 user: c.user.clone(),
                 hostname: c.info.hostname.clone(),
                 os: c.info.os.clone(),
@@ -290,7 +292,7 @@ fn clients(server: &Server) -> ClientList {
             }
         })
         .collect();
-    clients.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    clients.sort_by(|a, b| a.id.cmp(&b.id));
     ClientList { clients }
 }
 

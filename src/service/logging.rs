@@ -142,7 +142,7 @@ fn journald_layer(prog: &str) -> std::io::Result<tracing_journald::Layer> {
     use tracing_journald::{Priority, PriorityMappings};
     Ok(tracing_journald::layer()?
         .with_syslog_identifier(prog.to_string())
-        // Our event fields (proxy_name, run_id, remote, user) become PROXY_NAME, RUN_ID, ...
+        // Our event fields (proxy_name, client, remote, user) become PROXY_NAME, CLIENT, ...
         .with_field_prefix(None)
         .with_priority_mappings(PriorityMappings {
             info: Priority::Informational,

@@ -1,6 +1,7 @@
 //! What makes a daemon of frps and frpc: logging, sd_notify, signals, shutdown and reload.
 
 pub mod lifecycle;
+pub mod log_limit;
 pub mod logfile;
 pub mod logging;
 pub mod notify;

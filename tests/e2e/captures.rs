@@ -298,3 +298,173 @@ fn a_go_frpc_http_proxy_is_served_by_our_vhost() {
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     });
 }
+
+/// One yamux frame as it travels: the 12-byte header and, for a data frame, its payload.
+struct YamuxFrame {
+    kind: u8,
+    stream: u32,
+    bytes: Vec<u8>,
+}
+
+impl YamuxFrame {
+    fn payload(&self) -> &[u8] {
+        &self.bytes[12..]
+    }
+}
+
+/// Split a recorded direction of a yamux connection into its frames.
+fn yamux_frames(mut buf: &[u8]) -> Vec<YamuxFrame> {
+    let mut frames = Vec::new();
+    while buf.len() >= 12 {
+        let kind = buf[1];
+        let stream = u32::from_be_bytes(buf[4..8].try_into().unwrap());
+        let len = u32::from_be_bytes(buf[8..12].try_into().unwrap()) as usize;
+        let total = 12 + if kind == 0 { len } else { 0 };
+        frames.push(YamuxFrame {
+            kind,
+            stream,
+            bytes: buf[..total].to_vec(),
+        });
+        buf = &buf[total..];
+    }
+    frames
+}
+
+/// Read frames from frps until a data frame for `stream` arrives; its payload.
+async fn next_data(conn: &mut tokio::net::TcpStream, stream: u32) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut head = [0u8; 12];
+        conn.read_exact(&mut head).await.unwrap();
+        let len = u32::from_be_bytes(head[8..12].try_into().unwrap()) as usize;
+        if head[1] != 0 {
+            continue; // window update, ping, go away: no payload
+        }
+        let mut payload = vec![0u8; len];
+        conn.read_exact(&mut payload).await.unwrap();
+        if u32::from_be_bytes(head[4..8].try_into().unwrap()) == stream {
+            return payload;
+        }
+    }
+}
+
+#[test]
+fn a_go_frpc_mux_session_keeps_its_work_connections() {
+    // Go frpc v0.65.0 with tcpMux (the default) opens its work connections as streams of the
+    // yamux session that carried its Login; our frps accepts work connections from nowhere else.
+    // Replay that session's frames (stream 1: Login, IV, encrypted NewProxy; streams 3 and 5:
+    // NewWorkConn) into our frps, with its run id and our remote port put in the recorded
+    // bytes (same lengths, so the frames stay valid), then check a user's connection is handed
+    // to one of the recorded work streams.
+    let exp = expected("tcp-mux");
+    let frames = yamux_frames(&bytes("tcp-mux", "conn1.c2s.bin"));
+    let go_run_id = "a903c9dc28eaff5f";
+    let go_port = "51309";
+    assert_eq!(
+        exp["connections"][0]["streams"][0]["s2c"]["plain_messages"][0]["body"]["run_id"],
+        go_run_id
+    );
+    // Every NewWorkConn of the recording is on a stream of this one connection.
+    let work_streams: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.kind == 0 && f.payload().first() == Some(&b'w'))
+        .map(|f| f.stream)
+        .collect();
+    assert_eq!(work_streams, [3, 5]);
+
+    let bind = common::next_port();
+    let remote = common::next_port();
+    let _frps = common::start_frps(bind, "auth.token = \"12345678\"");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let replay = async move {
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", bind))
+            .await
+            .unwrap();
+        // Stream 1's SYN and the Login; frps answers with LoginResp on stream 1.
+        for f in &frames[..2] {
+            conn.write_all(&f.bytes).await.unwrap();
+        }
+        let answer = next_data(&mut conn, 1).await;
+        let (Message::LoginResp(login), used) = decode_frame(&answer).unwrap().unwrap() else {
+            panic!("expected LoginResp")
+        };
+        assert_eq!(login.error, "");
+        assert_eq!(login.run_id.len(), go_run_id.len());
+        let mut rest_of_stream_1 = answer[used..].to_vec();
+
+        // The rest up to the echo traffic: NewWorkConn (3), IV and NewProxy (1), NewWorkConn (5).
+        let key = crypto::derive_key(b"12345678");
+        let mut iv = [0u8; 16];
+        for f in &frames[2..8] {
+            let mut bytes = f.bytes.clone();
+            let payload = &mut bytes[12..];
+            if payload.first() == Some(&b'w') {
+                let text = String::from_utf8(payload.to_vec()).unwrap();
+                payload.copy_from_slice(text.replace(go_run_id, &login.run_id).as_bytes());
+            } else if f.stream == 1 && payload.len() == 16 {
+                iv.copy_from_slice(payload);
+            } else if f.stream == 1 {
+                // The encrypted NewProxy: decrypt, put our port in, encrypt again.
+                crypto::CfbDecryptor::new(&key, &iv).apply(payload);
+                let text =
+                    String::from_utf8_lossy(&payload[9..]).replace(go_port, &remote.to_string());
+                payload[9..].copy_from_slice(text.as_bytes());
+                crypto::CfbEncryptor::new(&key, &iv).apply(payload);
+            }
+            conn.write_all(&bytes).await.unwrap();
+        }
+
+        // frps's IV, then (encrypted) ReqWorkConn and NewProxyResp for our port.
+        while rest_of_stream_1.len() < 16 {
+            rest_of_stream_1.extend(next_data(&mut conn, 1).await);
+        }
+        let frps_iv: [u8; 16] = rest_of_stream_1[..16].try_into().unwrap();
+        let mut decrypt = crypto::CfbDecryptor::new(&key, &frps_iv);
+        let mut plain = rest_of_stream_1[16..].to_vec();
+        decrypt.apply(&mut plain);
+        let resp = loop {
+            if let Some((m, used)) = decode_frame(&plain).unwrap() {
+                plain.drain(..used);
+                match m {
+                    Message::NewProxyResp(r) => break r,
+                    Message::ReqWorkConn(_) => continue,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            let mut more = next_data(&mut conn, 1).await;
+            decrypt.apply(&mut more);
+            plain.extend(more);
+        };
+        assert_eq!(resp.error, "");
+        assert_eq!(resp.remote_addr, format!(":{remote}"));
+
+        // A user of the proxy: frps hands the connection to a recorded work stream.
+        let _user = tokio::net::TcpStream::connect(("127.0.0.1", remote))
+            .await
+            .unwrap();
+        let start = loop {
+            use tokio::io::AsyncReadExt;
+            let mut head = [0u8; 12];
+            conn.read_exact(&mut head).await.unwrap();
+            let stream = u32::from_be_bytes(head[4..8].try_into().unwrap());
+            let len = u32::from_be_bytes(head[8..12].try_into().unwrap()) as usize;
+            if head[1] != 0 {
+                continue;
+            }
+            let mut payload = vec![0u8; len];
+            conn.read_exact(&mut payload).await.unwrap();
+            if stream == 3 || stream == 5 {
+                break decode_frame(&payload).unwrap().unwrap().0;
+            }
+        };
+        let Message::StartWorkConn(start) = start else {
+            panic!("expected StartWorkConn, got {start:?}")
+        };
+        assert_eq!(start.proxy_name, "echo");
+    };
+    rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(30), replay).await })
+        .expect("the replay is answered within 30 s");
+}

@@ -259,7 +259,13 @@ fn dashboard_api_reports_proxies_clients_and_traffic() {
         .as_str()
         .unwrap()
         .starts_with("127.0.0.1:"));
-    assert!(!c["runId"].as_str().unwrap().is_empty());
+    // A tag of the session, never its run id (tests/e2e/security.rs checks that).
+    let id = c["id"].as_str().unwrap();
+    assert!(
+        id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{c}"
+    );
+    assert!(c.get("runId").is_none(), "{c}");
     assert_eq!(c["os"], std::env::consts::OS, "{c}");
     assert!(c["todayTrafficIn"].as_u64().unwrap() >= 12_000, "{c}");
 

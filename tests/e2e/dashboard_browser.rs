@@ -301,7 +301,7 @@ fn dashboard_page_in_chromium() {
             .starts_with("127.0.0.1:"),
         "{c}"
     );
-    assert!(!c["runId"].as_str().unwrap().is_empty(), "{c}");
+    assert_eq!(c["id"].as_str().map(str::len), Some(8), "{c}");
 
     // The echo proxy's row opened to its 7-day chart: 7 days x (in, out), today's bars tall.
     let chart = &r["chart"];

@@ -77,7 +77,9 @@ kill $JOURNALD
     assert_eq!(listen["PRIORITY"], "6", "info is priority 6");
     assert_eq!(listen["PROXY_NAME"], "echo");
     assert_eq!(listen["PROXY_TYPE"], "tcp");
-    assert!(listen["RUN_ID"].as_str().is_some_and(|r| r.len() == 16));
+    // The client's tag, never its run id.
+    assert!(listen["CLIENT"].as_str().is_some_and(|r| r.len() == 8));
+    assert!(listen.get("RUN_ID").is_none());
     let ok = find("frpc", "start proxy success");
     assert_eq!(ok["PROXY_NAME"], "echo");
     assert_eq!(ok["PRIORITY"], "6");

@@ -3,8 +3,19 @@
 
 use crate::common;
 
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
+
+use frp::proto::crypto::{auth_key, derive_key};
+use frp::proto::msg::{self, Message};
+use frp::proto::{read_msg, write_msg};
+use frp::transport::mux::{Mode, MuxConfig, Session};
+use frp::transport::wrap::CryptoStream;
+use frp::transport::BoxStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::timeout;
 
 use common::*;
 
@@ -71,4 +82,240 @@ fn every_listener_asks_for_the_systems_largest_accept_queue() {
             "{what} (port {port}) accept queue"
         );
     }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A TCP connection to frps's bind port from `source` (any port of it).
+async fn connect_from(source: &str, bind: u16) -> TcpStream {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let to: SocketAddr = format!("127.0.0.1:{bind}").parse().unwrap();
+    sock.connect(to).await.unwrap()
+}
+
+/// A client as Go frpc is one, spoken by hand: with tcpMux, every logical connection (the
+/// control first) is a stream of one yamux session; without, each is a TCP connection of its
+/// own from 127.0.0.1.
+struct RawClient {
+    bind: u16,
+    session: Option<Session>,
+    ctl: CryptoStream<BoxStream>,
+    run_id: String,
+}
+
+impl RawClient {
+    /// Log in with token "t" and no pooled work connections, then register a tcp proxy on
+    /// `remote`.
+    async fn login(bind: u16, muxed: bool, remote: u16) -> RawClient {
+        let (session, mut conn) = if muxed {
+            let s = Session::new(
+                connect_from("127.0.0.1", bind).await,
+                Mode::Client,
+                MuxConfig::default(),
+            );
+            let stream: BoxStream = Box::new(s.open().await.unwrap());
+            (Some(s), stream)
+        } else {
+            let stream: BoxStream = Box::new(connect_from("127.0.0.1", bind).await);
+            (None, stream)
+        };
+        let ts = frp::unix_now();
+        let login = msg::Login {
+            version: "0.65.0".into(),
+            os: "linux".into(),
+            arch: "amd64".into(),
+            privilege_key: auth_key("t", ts),
+            timestamp: ts,
+            pool_count: 0,
+            ..Default::default()
+        };
+        write_msg(&mut conn, &Message::Login(login)).await.unwrap();
+        let Message::LoginResp(resp) = read_msg(&mut conn).await.unwrap() else {
+            panic!("no LoginResp")
+        };
+        assert_eq!(resp.error, "");
+        let mut ctl = CryptoStream::new(conn, derive_key(b"t"));
+        let np = msg::NewProxy {
+            proxy_name: "p".into(),
+            proxy_type: "tcp".into(),
+            remote_port: remote as i64,
+            ..Default::default()
+        };
+        write_msg(&mut ctl, &Message::NewProxy(np)).await.unwrap();
+        loop {
+            match read_msg(&mut ctl).await.unwrap() {
+                Message::NewProxyResp(r) => {
+                    assert_eq!(r.error, "");
+                    break;
+                }
+                Message::ReqWorkConn(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        RawClient {
+            bind,
+            session,
+            ctl,
+            run_id: resp.run_id,
+        }
+    }
+
+    /// Wait for frps's ReqWorkConn, answer it with a work connection of our own (a stream of
+    /// our session, or a new connection), and return it once frps sent StartWorkConn on it.
+    async fn serve_one_work_conn(&mut self) -> BoxStream {
+        loop {
+            match read_msg(&mut self.ctl).await.unwrap() {
+                Message::ReqWorkConn(_) => break,
+                Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let mut work: BoxStream = match &self.session {
+            Some(s) => Box::new(s.open().await.unwrap()),
+            None => Box::new(connect_from("127.0.0.1", self.bind).await),
+        };
+        let nwc = msg::NewWorkConn {
+            run_id: self.run_id.clone(),
+            ..Default::default()
+        };
+        write_msg(&mut work, &Message::NewWorkConn(nwc))
+            .await
+            .unwrap();
+        let Message::StartWorkConn(start) = read_msg(&mut work).await.unwrap() else {
+            panic!("expected StartWorkConn")
+        };
+        assert_eq!(start.proxy_name, "p");
+        work
+    }
+}
+
+/// A NewWorkConn for `run_id`, sent from `source` on a connection of its own (a stream of a
+/// new yamux session when `muxed`), optionally with a privilege key for token "t". Returns the
+/// logical connection and the session that carries it.
+async fn forged_work_conn(
+    bind: u16,
+    source: &str,
+    muxed: bool,
+    run_id: &str,
+    keyed: bool,
+) -> (BoxStream, Option<Session>) {
+    let tcp = connect_from(source, bind).await;
+    let (mut conn, session): (BoxStream, _) = if muxed {
+        let s = Session::new(tcp, Mode::Client, MuxConfig::default());
+        (Box::new(s.open().await.unwrap()), Some(s))
+    } else {
+        (Box::new(tcp), None)
+    };
+    let ts = frp::unix_now();
+    let nwc = msg::NewWorkConn {
+        run_id: run_id.into(),
+        privilege_key: if keyed {
+            auth_key("t", ts)
+        } else {
+            String::new()
+        },
+        timestamp: if keyed { ts } else { 0 },
+    };
+    write_msg(&mut conn, &Message::NewWorkConn(nwc))
+        .await
+        .unwrap();
+    (conn, session)
+}
+
+/// frps closes `conn` without a word (no StartWorkConn: it never joined a pool).
+async fn closed_without_a_word(conn: &mut BoxStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(
+        timeout(Duration::from_secs(10), conn.read_to_end(&mut rest)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    ) && rest.is_empty()
+}
+
+/// A user of the proxy on `remote` sends a line; `work` (the client's side) echoes it.
+async fn user_reaches(remote: u16, client: &mut RawClient) {
+    let mut user = TcpStream::connect(("127.0.0.1", remote)).await.unwrap();
+    user.write_all(b"hello\n").await.unwrap();
+    let mut work = timeout(UP, client.serve_one_work_conn())
+        .await
+        .expect("frps asks the real client for a work connection");
+    let mut line = [0u8; 6];
+    work.read_exact(&mut line).await.unwrap();
+    assert_eq!(&line, b"hello\n");
+    work.write_all(b"world\n").await.unwrap();
+    user.read_exact(&mut line).await.unwrap();
+    assert_eq!(&line, b"world\n");
+}
+
+#[test]
+fn a_work_connection_from_another_mux_session_is_refused() {
+    let [bind, remote, dash] = next_ports();
+    let frps = FrpsToml::new(bind).dashboard(dash).start();
+    let run_id = rt().block_on(async {
+        let mut client = RawClient::login(bind, true, remote).await;
+        // Someone who learnt the run id offers six work connections on a session of its own,
+        // from the client's own address even: each is closed, none joins the pool.
+        let mut forged = Vec::new();
+        for _ in 0..6 {
+            forged.push(forged_work_conn(bind, "127.0.0.1", true, &client.run_id, false).await);
+        }
+        for (conn, _session) in forged.iter_mut() {
+            assert!(
+                closed_without_a_word(conn).await,
+                "a forged work connection was kept"
+            );
+        }
+        // So the proxy's user reaches the real client.
+        user_reaches(remote, &mut client).await;
+        // The dashboard names the client by its tag, never by its run id.
+        let (code, clients) = curl(
+            &["-u", "admin:pw"],
+            &format!("http://127.0.0.1:{dash}/api/clients"),
+        );
+        assert_eq!(code, 200);
+        assert!(
+            clients.contains(&frp::client_tag(&client.run_id)),
+            "{clients}"
+        );
+        assert!(!clients.contains(&client.run_id), "{clients}");
+        client.run_id.clone()
+    });
+    // Logged once for the six, without the run id.
+    let log = frps.log_text();
+    assert_eq!(log.matches("refused a work connection").count(), 1, "{log}");
+    assert!(
+        !log.contains(&run_id),
+        "the run id is in frps's log:\n{log}"
+    );
+}
+
+#[test]
+fn without_tcp_mux_a_work_connection_needs_the_clients_address_or_a_privilege_key() {
+    let [bind, remote] = next_ports();
+    let _frps = FrpsToml::new(bind).line("transport.tcpMux = false").start();
+    rt().block_on(async {
+        let mut client = RawClient::login(bind, false, remote).await;
+        // From another address without a privilege key: refused.
+        let (mut conn, _) = forged_work_conn(bind, "127.0.0.2", false, &client.run_id, false).await;
+        assert!(closed_without_a_word(&mut conn).await);
+        // From the client's address (Go frpc's work connections without tcpMux): accepted, as
+        // the user's connection shows.
+        user_reaches(remote, &mut client).await;
+        // From another address with a valid privilege key (frpc's NewWorkConns scope):
+        // accepted into the pool, so the next user connection arrives on it.
+        let (mut keyed, _) = forged_work_conn(bind, "127.0.0.2", false, &client.run_id, true).await;
+        let mut user = TcpStream::connect(("127.0.0.1", remote)).await.unwrap();
+        user.write_all(b"again\n").await.unwrap();
+        let Message::StartWorkConn(start) =
+            timeout(UP, read_msg(&mut keyed)).await.unwrap().unwrap()
+        else {
+            panic!("expected StartWorkConn on the keyed work connection")
+        };
+        assert_eq!(start.proxy_name, "p");
+    });
 }

@@ -296,8 +296,8 @@ function renderClients(list) {
     return;
   }
   tbody.replaceChildren(...list.map((c) => {
-    return h('tr', {class: 'client-row', 'data-client': c.runId},
-      h('td', {class: 'mono', 'data-field': 'runId'}, c.runId),
+    return h('tr', {class: 'client-row', 'data-client': c.id},
+      h('td', {class: 'mono', 'data-field': 'id'}, c.id),
       h('td', {'data-field': 'user'}, c.user || '–'),
       h('td', {'data-field': 'hostname'}, c.hostname || '–'),
       h('td', {'data-field': 'platform'}, [c.os, c.arch].filter(Boolean).join(' / ') || '–'),

@@ -97,7 +97,7 @@ pub fn register(
         &mut running,
     )?;
     for k in &keys {
-        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "http",
+        info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "http",
             "http proxy listen for host [{}] location [{}] group [{}], routeByHTTPUser [{}]",
             k.domain, k.location, p.group, p.route_by_http_user);
     }

@@ -56,7 +56,7 @@ pub fn register(
     )?;
     let mut addrs = Vec::new();
     for k in &keys {
-        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "https", "https proxy listen for host [{}]", k.domain);
+        info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "https", "https proxy listen for host [{}]", k.domain);
         addrs.push(canonical_addr(&k.domain, cfg.vhost_https_port));
     }
     Ok((addrs.join(","), running))

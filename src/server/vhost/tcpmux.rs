@@ -68,7 +68,7 @@ pub fn register(
     )?;
     let mut addrs = Vec::new();
     for k in &keys {
-        info!(run_id = %target.ctl.run_id, proxy_name = %p.proxy_name, proxy_type = "tcpmux", "tcpmux httpconnect multiplexer listens for host [{}], group [{}] routeByHTTPUser [{}]", k.domain, p.group, p.route_by_http_user);
+        info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "tcpmux", "tcpmux httpconnect multiplexer listens for host [{}], group [{}] routeByHTTPUser [{}]", k.domain, p.group, p.route_by_http_user);
         addrs.push(canonical_addr(&k.domain, cfg.tcpmux_http_connect_port));
     }
     Ok((addrs.join(","), running))
