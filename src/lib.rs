@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod escape;
 pub mod nathole;
 pub mod proto;
 pub mod server;

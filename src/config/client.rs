@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::proxy::{ProxyConfig, VisitorConfig};
 use super::types::*;
+use crate::escape;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -260,20 +261,28 @@ impl ClientConfig {
                 self.transport.protocol
             ));
         }
+        // The user prefixes every proxy name on frps; neither may hold a control character.
+        escape::check_no_control("user", &self.user).map_err(|e| format!("user: {e}"))?;
         let mut names = std::collections::HashSet::new();
         for p in &self.proxies {
             p.validate()
-                .map_err(|e| format!("proxy [{}]: {e}", p.name))?;
+                .map_err(|e| format!("proxy [{}]: {e}", escape::escaped(&p.name)))?;
             if !names.insert(p.name.as_str()) {
-                return Err(format!("proxy [{}]: duplicate name", p.name));
+                return Err(format!(
+                    "proxy [{}]: duplicate name",
+                    escape::escaped(&p.name)
+                ));
             }
         }
         let mut vnames = std::collections::HashSet::new();
         for v in &self.visitors {
             v.validate()
-                .map_err(|e| format!("visitor [{}]: {e}", v.name))?;
+                .map_err(|e| format!("visitor [{}]: {e}", escape::escaped(&v.name)))?;
             if !vnames.insert(v.name.as_str()) {
-                return Err(format!("visitor [{}]: duplicate name", v.name));
+                return Err(format!(
+                    "visitor [{}]: duplicate name",
+                    escape::escaped(&v.name)
+                ));
             }
         }
         Ok(())

@@ -235,6 +235,7 @@ impl ProxyConfig {
         if self.name.is_empty() {
             return Err("name: name should not be empty".into());
         }
+        crate::escape::check_no_control("name", &self.name).map_err(|e| format!("name: {e}"))?;
         if !PROXY_TYPES.contains(&self.kind.as_str()) {
             return Err(format!("type: unknown proxy type '{}'", self.kind));
         }
@@ -452,6 +453,11 @@ impl VisitorConfig {
         if self.name.is_empty() {
             return Err("name: name should not be empty".into());
         }
+        crate::escape::check_no_control("name", &self.name).map_err(|e| format!("name: {e}"))?;
+        crate::escape::check_no_control("serverName", &self.server_name)
+            .map_err(|e| format!("serverName: {e}"))?;
+        crate::escape::check_no_control("serverUser", &self.server_user)
+            .map_err(|e| format!("serverUser: {e}"))?;
         if !VISITOR_TYPES.contains(&self.kind.as_str()) {
             return Err(format!("type: unknown visitor type '{}'", self.kind));
         }

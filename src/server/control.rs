@@ -266,6 +266,9 @@ fn check_login(cfg: &crate::config::ServerConfig, login: &msg::Login) -> Result<
     if !auth_key_matches(&cfg.auth.token, login.timestamp, &login.privilege_key) {
         return Err(errors::TOKEN_MISMATCH_LOGIN.into());
     }
+    // Names end up in logs and proxy names: a control character in one is never legitimate.
+    crate::escape::check_no_control("user", &login.user)?;
+    crate::escape::check_no_control("run id", &login.run_id)?;
     Ok(())
 }
 

@@ -194,6 +194,7 @@ pub fn register(
     p: msg::NewProxy,
     proxies: &mut HashMap<String, RunningProxy>,
 ) -> Result<String, String> {
+    crate::escape::check_no_control("proxy name", &p.proxy_name)?;
     let kind = if p.proxy_type.is_empty() {
         "tcp".to_string()
     } else {

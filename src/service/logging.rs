@@ -9,14 +9,20 @@
 //!
 //! The level can change at run time ([`set_level`], for a config reload).
 
+use std::fmt::{self, Write as _};
 use std::sync::{Mutex, OnceLock};
 
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use super::logfile::RotatingFile;
 use crate::config::types::{LogConfig, LOG_LEVELS};
+use crate::escape::Escaping;
 
 /// What [`set_level`] needs, set by [`init`].
 struct LevelControl {
@@ -85,7 +91,9 @@ pub fn init(prog: &str, cfg: &LogConfig) -> anyhow::Result<()> {
         None
     };
     let registry = tracing_subscriber::registry().with(filter);
-    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .fmt_fields(EscapedFields);
     let result = if let Some(layer) = journal {
         registry.with(layer).try_init()
     } else if cfg.to.is_empty() || cfg.to == "console" {
@@ -138,17 +146,53 @@ fn reload_level(handle: &reload::Handle<EnvFilter, Registry>, level: &str) -> an
         .map_err(|e| anyhow::anyhow!("log.level: cannot change the level: {e}"))
 }
 
-fn journald_layer(prog: &str) -> std::io::Result<tracing_journald::Layer> {
-    use tracing_journald::{Priority, PriorityMappings};
-    Ok(tracing_journald::layer()?
-        .with_syslog_identifier(prog.to_string())
-        // Our event fields (proxy_name, client, remote, user) become PROXY_NAME, CLIENT, ...
-        .with_field_prefix(None)
-        .with_priority_mappings(PriorityMappings {
-            info: Priority::Informational,
-            debug: Priority::Debug,
-            ..PriorityMappings::new()
-        }))
+fn journald_layer(prog: &str) -> std::io::Result<super::journal::JournalLayer> {
+    super::journal::JournalLayer::new(prog)
+}
+
+/// Event fields as tracing's default formatter writes them (the message, then ` name=value`
+/// for each other field), with every control character escaped ([`crate::escape`]): peers and
+/// files put text in these fields, and a raw newline would forge a log line.
+struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut event = EventText::default();
+        fields.record(&mut event);
+        let mut out = Escaping(writer);
+        out.write_str(&event.message)?;
+        let rest = if event.message.is_empty() {
+            event.fields.trim_start()
+        } else {
+            &event.fields
+        };
+        out.write_str(rest)
+    }
+}
+
+/// An event's message and its other fields (` name=value` each), as text.
+#[derive(Default)]
+pub(super) struct EventText {
+    pub message: String,
+    pub fields: String,
+}
+
+impl Visit for EventText {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
 }
 
 #[cfg(test)]

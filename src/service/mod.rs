@@ -1,5 +1,6 @@
 //! What makes a daemon of frps and frpc: logging, sd_notify, signals, shutdown and reload.
 
+pub mod journal;
 pub mod lifecycle;
 pub mod log_limit;
 pub mod logfile;

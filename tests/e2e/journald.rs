@@ -39,6 +39,23 @@ for i in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05;
 for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$BIND) 2>/dev/null && break; sleep 0.05; done
 "$FRPC" -c "$DIR/frpc.toml" & C=$!
 for i in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$REMOTE) 2>/dev/null && break; sleep 0.05; done
+# A hostile login (yamux stream 1, as frps expects with tcpMux): a user with a newline, a NUL
+# and a forged field; frps refuses it and logs it, escaped.
+python3 - "$BIND" <<'PY'
+import hashlib, json, socket, struct, sys, time
+ts = int(time.time())
+key = hashlib.md5(("tok-SECRET-123" + str(ts)).encode()).hexdigest()
+body = json.dumps({"version": "0.65.0", "user": "eve\nPRIORITY=0\u0000x",
+                   "privilege_key": key, "timestamp": ts}).encode()
+frame = b"o" + struct.pack(">q", len(body)) + body
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(struct.pack(">BBHII", 0, 1, 1, 1, 0) + struct.pack(">BBHII", 0, 0, 0, 1, len(frame)) + frame)
+s.settimeout(5)
+try:
+    s.recv(4096)
+except OSError:
+    pass
+PY
 kill -TERM $C; wait $C || true
 kill -TERM $S; wait $S || true
 journalctl -D /run/log/journal -o json --no-pager
@@ -90,5 +107,19 @@ kill $JOURNALD
     assert!(
         !stdout.contains("tok-SECRET-123"),
         "the token never reaches the journal"
+    );
+    // The hostile user reached the journal escaped, in the message and in its field, and
+    // forged nothing.
+    let refused = find("frps", "login refused");
+    assert_eq!(refused["USER"], "eve\\nPRIORITY=0\\u{0}x", "{refused}");
+    assert!(
+        refused["MESSAGE"]
+            .as_str()
+            .is_some_and(|m| m.contains("eve\\nPRIORITY=0\\u{0}x") && !m.contains('\n')),
+        "{refused}"
+    );
+    assert!(
+        entries.iter().all(|e| e["PRIORITY"] != "0"),
+        "a forged priority"
     );
 }

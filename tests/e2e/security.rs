@@ -319,3 +319,122 @@ fn without_tcp_mux_a_work_connection_needs_the_clients_address_or_a_privilege_ke
         assert_eq!(start.proxy_name, "p");
     });
 }
+
+/// Log in over a yamux session with `user` and `run_id` (token "t"); the LoginResp, and the
+/// encrypted control stream when the login succeeded.
+async fn raw_login(
+    bind: u16,
+    user: &str,
+    run_id: &str,
+) -> (msg::LoginResp, CryptoStream<BoxStream>, Session) {
+    let session = Session::new(
+        connect_from("127.0.0.1", bind).await,
+        Mode::Client,
+        MuxConfig::default(),
+    );
+    let mut conn: BoxStream = Box::new(session.open().await.unwrap());
+    let ts = frp::unix_now();
+    let login = msg::Login {
+        version: "0.65.0".into(),
+        user: user.into(),
+        run_id: run_id.into(),
+        privilege_key: auth_key("t", ts),
+        timestamp: ts,
+        ..Default::default()
+    };
+    write_msg(&mut conn, &Message::Login(login)).await.unwrap();
+    let Message::LoginResp(resp) = read_msg(&mut conn).await.unwrap() else {
+        panic!("no LoginResp")
+    };
+    (resp, CryptoStream::new(conn, derive_key(b"t")), session)
+}
+
+/// No line of `log` was written by anyone but frps's logger: each starts with a timestamp.
+fn every_line_is_frps_own(log: &str) {
+    for line in log.lines() {
+        assert!(
+            line.starts_with("20") && line.as_bytes().get(4) == Some(&b'-'),
+            "a forged or broken line: {line:?}\nin:\n{log}"
+        );
+    }
+    assert!(!log.contains('\0'), "a raw NUL in the log");
+}
+
+#[test]
+fn control_characters_from_peers_are_escaped_in_the_log_and_names_refused() {
+    let bind = next_port();
+    let frps = FrpsToml::new(bind).start();
+    rt().block_on(async {
+        // A user with a newline: refused, with frp's login error path.
+        let (resp, _, _s) = raw_login(bind, "eve\n2026-01-01T00:00:00Z  INFO forged", "").await;
+        assert!(
+            resp.error.contains("contains the control character U+000A"),
+            "{}",
+            resp.error
+        );
+        // A run id with a NUL and an escape sequence: refused too.
+        let (resp, _, _s) = raw_login(bind, "", "ab\0\u{1b}[31mcd").await;
+        assert!(resp.error.contains("run id"), "{}", resp.error);
+        // A good login, then a proxy name with a carriage return and a newline: refused.
+        let (resp, mut ctl, _s) = raw_login(bind, "", "").await;
+        assert_eq!(resp.error, "");
+        let np = msg::NewProxy {
+            proxy_name: "web\r\nforged".into(),
+            proxy_type: "tcp".into(),
+            remote_port: next_port() as i64,
+            ..Default::default()
+        };
+        write_msg(&mut ctl, &Message::NewProxy(np)).await.unwrap();
+        let r = loop {
+            match read_msg(&mut ctl).await.unwrap() {
+                Message::NewProxyResp(r) => break r,
+                _ => continue,
+            }
+        };
+        assert!(
+            r.error.contains("contains the control character U+000D"),
+            "{}",
+            r.error
+        );
+    });
+    assert!(frps.wait_log("web\\r\\nforged", UP), "{}", frps.log_text());
+    let log = frps.log_text();
+    every_line_is_frps_own(&log);
+    assert!(
+        log.contains("eve\\n2026-01-01T00:00:00Z  INFO forged"),
+        "{log}"
+    );
+    assert!(log.contains("ab\\u{0}\\u{1b}[31mcd"), "{log}");
+}
+
+#[test]
+fn frpc_refuses_names_with_control_characters_in_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, toml) in [
+        (
+            "proxy [we\\nb]: name: name [we\\nb] contains the control character U+000A",
+            "[[proxies]]\nname = \"we\\nb\"\ntype = \"tcp\"\nlocalPort = 22\nremotePort = 6000\n",
+        ),
+        (
+            "user: user [a\\u{0}b] contains the control character U+0000",
+            "user = \"a\\u0000b\"\n",
+        ),
+        (
+            "visitor [v\\tx]: name: name [v\\tx] contains the control character U+0009",
+            "[[visitors]]\nname = \"v\\tx\"\ntype = \"stcp\"\nserverName = \"s\"\nsecretKey = \"k\"\nbindPort = 9000\n",
+        ),
+    ] {
+        let path = dir.path().join("frpc.toml");
+        std::fs::write(&path, format!("serverAddr = \"127.0.0.1\"\n{toml}")).unwrap();
+        let out = Command::new(frpc_bin())
+            .args(["verify", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{toml}");
+        assert!(err.contains(what), "want {what:?} in:\n{err}");
+        assert!(err.contains("frpc.toml"), "the file is named: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    }
+}
