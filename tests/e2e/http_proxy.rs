@@ -347,3 +347,75 @@ fn http_group_round_robin_and_shared_bind_port() {
         (0..4).all(|_| get(bind, "lb.test", "/", &[]).1.starts_with("b "))
     });
 }
+
+#[test]
+fn proxy_style_requests_authenticate_with_proxy_authorization_only() {
+    // frp v0.68.1's fix of an auth bypass (its e2e spec "HTTP proxy mode uses proxy auth
+    // consistently"): with routeByHTTPUser, a proxy-style request (absolute URI) that carried
+    // the right Authorization but no Proxy-Authorization was let through.
+    let s = setup(
+        "",
+        &[(
+            "protected",
+            "customDomains = [\"normal.example.com\"]\nrouteByHTTPUser = \"alice\"\nhttpUser = \"alice\"\nhttpPassword = \"secret\"",
+        )],
+    );
+    let v = s.vhost;
+    let host = "normal.example.com";
+    // Origin-form requests: Authorization routes and authenticates.
+    assert_eq!(get(v, host, "/", &[]).0, 404, "direct, no auth: no route");
+    let (code, body) = get(v, host, "/", &["-u", "alice:secret"]);
+    assert_eq!(code, 200, "direct, right auth: {body}");
+    assert!(body.starts_with("protected GET /"), "{body}");
+    assert_eq!(get(v, host, "/", &["-u", "alice:wrong"]).0, 401);
+    let proxy_auth = "Proxy-Authorization: Basic YWxpY2U6c2VjcmV0"; // alice:secret
+    assert_eq!(
+        get(v, host, "/", &["-u", "alice:wrong", "-H", proxy_auth]).0,
+        401,
+        "Proxy-Authorization does not authenticate an origin-form request"
+    );
+    // Proxy-style requests: Proxy-Authorization authenticates, with 407 and the challenge.
+    let via = |proxy_user: &str, args: &[&str]| {
+        let proxy = if proxy_user.is_empty() {
+            format!("http://127.0.0.1:{v}")
+        } else {
+            format!("http://{proxy_user}@127.0.0.1:{v}")
+        };
+        let mut a = vec!["-i", "-x", proxy.as_str()];
+        a.extend_from_slice(args);
+        curl(&a, &format!("http://{host}/"))
+    };
+    let (code, text) = via("alice:secret", &[]);
+    assert_eq!(code, 200, "proxy, right proxy auth: {text}");
+    assert!(text.contains("protected GET"), "{text}");
+    let (code, text) = via("alice:wrong", &[]);
+    assert_eq!(code, 407, "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("proxy-authenticate: basic realm=\"restricted\""),
+        "{text}"
+    );
+    assert_eq!(
+        via("", &["-u", "alice:secret"]).0,
+        407,
+        "the bypass: Authorization alone does not authenticate a proxy-style request"
+    );
+    assert_eq!(via("alice:wrong", &["-u", "alice:secret"]).0, 407);
+}
+
+#[test]
+fn two_host_headers_are_a_bad_request() {
+    use std::io::{Read, Write};
+    let s = setup("", &[("one", "customDomains = [\"a.test\"]")]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.vhost)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        answer.ends_with("400 Bad Request: too many Host headers"),
+        "{answer}"
+    );
+}

@@ -191,6 +191,51 @@ fn unauthorized() -> Response<RespBody> {
     r
 }
 
+/// 407 for a proxy-style request without the route's credentials in Proxy-Authorization.
+fn proxy_auth_required() -> Response<RespBody> {
+    let mut r = full(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "Proxy Authentication Required\n",
+    );
+    let h = r.headers_mut();
+    h.insert(
+        header::PROXY_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Restricted\""),
+    );
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// 400, closing the connection, as Go's net/http answers a request it cannot read.
+fn bad_request(why: &str) -> Response<RespBody> {
+    let mut r = full(StatusCode::BAD_REQUEST, format!("400 Bad Request: {why}"));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The user a request is routed by (`routeByHTTPUser`): a proxy-style request's
+/// Proxy-Authorization user (none if that header does not parse), or its Authorization user
+/// when it has no Proxy-Authorization (so it still finds its route and gets a 407, not a 404);
+/// an origin-form request's Authorization user.
+fn route_user(headers: &HeaderMap, absolute: bool) -> String {
+    if absolute && headers.contains_key(header::PROXY_AUTHORIZATION) {
+        return basic_auth(headers, header::PROXY_AUTHORIZATION)
+            .map(|(u, _)| u)
+            .unwrap_or_default();
+    }
+    basic_auth(headers, header::AUTHORIZATION)
+        .map(|(u, _)| u)
+        .unwrap_or_default()
+}
+
 fn basic_auth(headers: &HeaderMap, name: HeaderName) -> Option<(String, String)> {
     headers
         .get(name)
@@ -217,29 +262,35 @@ async fn handle(
                 .map(str::to_string)
         })
         .unwrap_or_default();
+    // Two Host headers: which one routes? Refused, as Go's net/http and RFC 9112 §3.2 do.
+    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        return bad_request("too many Host headers");
+    }
     let host = canonical_host(&host_raw);
     let path = req.uri().path().to_string();
-    let (auth_user, auth_pwd) =
-        basic_auth(req.headers(), header::AUTHORIZATION).unwrap_or_default();
     let connect = req.method() == Method::CONNECT;
-
-    // The credentials are those of the route found with the basic-auth user (frp's CheckAuth).
-    if let Some(route) = server.vhost.http.lookup(&host, &path, &auth_user) {
-        if !route.auth_ok(&auth_user, &auth_pwd) {
-            return unauthorized();
+    let route_user = route_user(req.headers(), absolute);
+    let found = server.vhost.http.lookup(&host, &path, &route_user);
+    // The route's credentials, as frp v0.68.1 checks them (its fix of an auth bypass with
+    // routeByHTTPUser): a proxy-style request proves itself with Proxy-Authorization only and
+    // is refused with 407, an origin-form one with Authorization only and 401. The header
+    // that chose the route never stands in for the other.
+    if let Some(route) = &found {
+        let proof = if absolute {
+            header::PROXY_AUTHORIZATION
+        } else {
+            header::AUTHORIZATION
+        };
+        let (user, pwd) = basic_auth(req.headers(), proof).unwrap_or_default();
+        if !route.auth_ok(&user, &pwd) {
+            return if absolute {
+                proxy_auth_required()
+            } else {
+                unauthorized()
+            };
         }
     }
-    // Proxy-style requests route by their Proxy-Authorization user first.
-    let mut route_user = String::new();
-    if absolute {
-        if let Some((u, _)) = basic_auth(req.headers(), header::PROXY_AUTHORIZATION) {
-            route_user = u;
-        }
-    }
-    if route_user.is_empty() {
-        route_user = auth_user;
-    }
-    let Some(route) = server.vhost.http.lookup(&host, &path, &route_user) else {
+    let Some(route) = found else {
         debug!(remote = %peer, "http request for host [{host}] path [{path}] httpUser [{route_user}] not found");
         return not_found(&server, connect).await;
     };
@@ -509,5 +560,41 @@ impl Backend {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.clone(), HeaderValue::from_str(v).unwrap()))
+            .collect()
+    }
+
+    // frp v0.68.1's getRequestRouteUser cases (pkg/util/vhost/http_test.go).
+    #[test]
+    fn the_route_user_of_each_kind_of_request() {
+        let proxy = "Basic cHJveHktdXNlcjpwcm94eS1wYXNz"; // proxy-user:proxy-pass
+        let direct = "Basic ZGlyZWN0LXVzZXI6ZGlyZWN0LXBhc3M="; // direct-user:direct-pass
+        let both = headers(&[
+            (header::PROXY_AUTHORIZATION, proxy),
+            (header::AUTHORIZATION, direct),
+        ]);
+        assert_eq!(route_user(&both, true), "proxy-user");
+        assert_eq!(route_user(&both, false), "direct-user");
+        let only_direct = headers(&[(header::AUTHORIZATION, direct)]);
+        assert_eq!(
+            route_user(&only_direct, true),
+            "direct-user",
+            "proxy-style without Proxy-Authorization still finds its route"
+        );
+        let broken_proxy = headers(&[
+            (header::PROXY_AUTHORIZATION, "Basic !!!"),
+            (header::AUTHORIZATION, direct),
+        ]);
+        assert_eq!(route_user(&broken_proxy, true), "", "no fallback");
     }
 }
