@@ -1,5 +1,6 @@
-//! The HTTP plumbing frps's dashboard and frpc's admin API share (apis.md §1): binding with our
-//! safe default, HTTP basic auth compared in constant time, plain responses, bounded bodies.
+//! The HTTP plumbing frps's dashboard and frpc's admin API share (apis.md §1): binding, our
+//! read-only rule for a server without a password, HTTP basic auth compared in constant time,
+//! plain responses, bounded bodies.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,7 +20,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::types::WebServerConfig;
 
@@ -91,21 +92,63 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request body we read (frpc's `PUT /api/config`).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Refuse an unauthenticated web server reachable from other hosts (our safe default; frp
-/// allows it). `webServer.allowNoAuth = true` opts out. `what` names it in the error.
-pub fn check_safe(cfg: &WebServerConfig, what: &str) -> Result<(), String> {
+/// A web server without a password that listens beyond this host: frp serves it fully, so
+/// anyone who reaches the port may reload, stop or rewrite the daemon. We still start (an frp
+/// setup that works must not become an outage), but serve it read-only and warn
+/// ([`read_only_warning`]); `webServer.allowNoAuth = true` restores full access, without the
+/// warning.
+pub fn read_only(cfg: &WebServerConfig) -> bool {
     let loopback = match cfg.addr.parse::<IpAddr>() {
         Ok(ip) => ip.is_loopback(),
         Err(_) => cfg.addr == "localhost",
     };
-    if !loopback && cfg.password.is_empty() && !cfg.allow_no_auth {
-        return Err(format!(
-            "webServer: refusing to serve the {what} on {} without a password; set webServer.password, bind it to 127.0.0.1, or set webServer.allowNoAuth = true",
-            cfg.addr
-        ));
-    }
-    Ok(())
+    !loopback && cfg.password.is_empty() && !cfg.allow_no_auth
 }
+
+/// The warning for a [`read_only`] web server (`what`: "dashboard", "admin API"), for the log
+/// at start, `verify` and the systemd status.
+pub fn read_only_warning(cfg: &WebServerConfig, what: &str) -> Option<String> {
+    (cfg.port > 0 && read_only(cfg)).then(|| {
+        format!(
+            "webServer: the {what} on {} has no password, so it is read-only (no changes, reloads or stops, and no reads that hold secrets); set webServer.password, bind it to 127.0.0.1, or set webServer.allowNoAuth = true for full access",
+            cfg.addr
+        )
+    })
+}
+
+/// What the systemd `STATUS=` line adds for a [`read_only`] web server.
+pub fn status_note(cfg: &WebServerConfig, what: &str) -> String {
+    if cfg.port > 0 && read_only(cfg) {
+        format!("; {what} read-only: no password")
+    } else {
+        String::new()
+    }
+}
+
+/// The answer to a change, or a read that holds a secret, on a [`read_only`] web server:
+/// 403 saying how to allow it. `None` when allowed.
+pub fn refuse_when_read_only(cfg: &WebServerConfig) -> Option<Resp> {
+    read_only(cfg).then(|| {
+        text(
+            StatusCode::FORBIDDEN,
+            "403 Forbidden: this web server has no password and listens beyond this host, so it is read-only. To allow this, set webServer.password (or bind webServer.addr to 127.0.0.1, or set webServer.allowNoAuth = true).\n",
+        )
+    })
+}
+
+/// The banner a [`read_only`] web server's page shows, put where the page has
+/// [`READ_ONLY_MARK`].
+pub fn with_read_only_banner(page: &str, cfg: &WebServerConfig) -> String {
+    let banner = if read_only(cfg) {
+        "<div id=\"read-only\" class=\"banner warning\" role=\"alert\">No password is set and this page is reachable beyond this host, so it is read-only. Set <code>webServer.password</code> to manage it from here.</div>"
+    } else {
+        ""
+    };
+    page.replacen(READ_ONLY_MARK, banner, 1)
+}
+
+/// Where a page wants the read-only banner.
+pub const READ_ONLY_MARK: &str = "<!--read-only-banner-->";
 
 /// A bound web server: plain HTTP, or HTTPS with `webServer.tls`.
 pub struct WebListener {
@@ -115,7 +158,9 @@ pub struct WebListener {
 
 /// Check and bind `webServer.addr:port`.
 pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<WebListener> {
-    check_safe(cfg, what).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(w) = read_only_warning(cfg, what) {
+        warn!("{w}");
+    }
     let tls = match &cfg.tls {
         None => None,
         Some(t) => {

@@ -499,8 +499,11 @@ pub fn main() -> ExitCode {
     let (cfg, warnings) = match &cli.command {
         Some(Command::Verify) => {
             return match load_client_with(&cli.config, opts) {
-                Ok((_, report)) => {
+                Ok((cfg, report)) => {
                     for w in report.warnings {
+                        eprintln!("WARNING: {w}");
+                    }
+                    if let Some(w) = crate::web::read_only_warning(&cfg.web_server, "admin API") {
                         eprintln!("WARNING: {w}");
                     }
                     println!(

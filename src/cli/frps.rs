@@ -219,8 +219,11 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         };
         return match load_server_with(&path, opts) {
-            Ok((_, report)) => {
+            Ok((cfg, report)) => {
                 for w in report.warnings {
+                    eprintln!("WARNING: {w}");
+                }
+                if let Some(w) = crate::web::read_only_warning(&cfg.web_server, "dashboard") {
                     eprintln!("WARNING: {w}");
                 }
                 println!(

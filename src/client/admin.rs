@@ -57,6 +57,19 @@ async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Resp {
         return r;
     }
     let path = req.uri().path().to_string();
+    // Without a password and beyond this host: only the status and the page (see
+    // web::read_only). The config file holds the token, so even reading it is refused.
+    let changes_or_secrets = matches!(
+        (path.as_str(), req.method()),
+        ("/api/reload", &Method::GET)
+            | ("/api/stop", &Method::POST)
+            | ("/api/config", &Method::GET | &Method::PUT)
+    );
+    if changes_or_secrets {
+        if let Some(refused) = web::refuse_when_read_only(&creds) {
+            return refused;
+        }
+    }
     match (path.as_str(), req.method().clone()) {
         ("/api/reload", Method::GET) => reload(&admin, &req).await,
         ("/api/stop", Method::POST) => {
@@ -85,9 +98,11 @@ async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Resp {
         ("/api/config", Method::PUT) => put_config(&admin, req).await,
         // As frp's frpc: `/` sends the browser to the status page.
         ("/", Method::GET) => web::redirect("/static/"),
-        ("/static/" | "/static/index.html", Method::GET) => {
-            web::response(StatusCode::OK, "text/html; charset=utf-8", STATUS_PAGE)
-        }
+        ("/static/" | "/static/index.html", Method::GET) => web::response(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            web::with_read_only_banner(STATUS_PAGE, &creds),
+        ),
         ("/api/reload" | "/api/status" | "/api/config", _) | ("/api/stop", _) => {
             web::method_not_allowed()
         }

@@ -43,9 +43,10 @@ impl Session {
     pub fn status_line(&self) -> String {
         let (running, failed, total) = self.proxies.counts();
         format!(
-            "logged in to {} (client {}); proxies: {running} running, {failed} failed, {total} configured",
+            "logged in to {} (client {}); proxies: {running} running, {failed} failed, {total} configured{}",
             crate::transport::tcp::join_host_port(&self.cfg.server_addr, self.cfg.server_port as u16),
-            crate::client_tag(&self.run_id)
+            crate::client_tag(&self.run_id),
+            crate::web::status_note(&self.cfg.web_server, "admin API")
         )
     }
 }

@@ -6,6 +6,7 @@
 use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
 
+use crate::config::types::WebServerConfig;
 use crate::web::{self, Resp};
 
 const INDEX: &[u8] = include_bytes!("dashboard/index.html");
@@ -34,15 +35,21 @@ pub fn is_asset_path(path: &str) -> bool {
     path == "/favicon.ico" || path == "/static" || path.starts_with("/static/")
 }
 
-/// The answer to `GET path` for a path of the page.
-pub fn serve(path: &str) -> Resp {
+/// The answer to `GET path` for a path of the page; the page carries the read-only banner when
+/// `cfg` makes the dashboard read-only.
+pub fn serve(path: &str, cfg: &WebServerConfig) -> Resp {
     if path == "/static" {
         return web::redirect("/static/");
     }
     let Some((content_type, body)) = asset(path) else {
         return web::not_found();
     };
-    let mut r = web::response(StatusCode::OK, content_type, body);
+    let mut r = if content_type == HTML {
+        let page = web::with_read_only_banner(&String::from_utf8_lossy(body), cfg);
+        web::response(StatusCode::OK, content_type, page)
+    } else {
+        web::response(StatusCode::OK, content_type, body)
+    };
     // Always revalidated, so a new frps never runs with an old page from the browser's cache.
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -113,11 +120,17 @@ mod tests {
         assert!(is_asset_path("/static/nope.css"));
         assert!(!is_asset_path("/api/serverinfo"));
         assert!(!is_asset_path("/"));
-        assert_eq!(serve("/static/nope.css").status(), StatusCode::NOT_FOUND);
-        let r = serve("/static/app.js");
+        assert_eq!(
+            serve("/static/nope.css", &WebServerConfig::default()).status(),
+            StatusCode::NOT_FOUND
+        );
+        let r = serve("/static/app.js", &WebServerConfig::default());
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
-        for r in [redirect_root(), serve("/static")] {
+        for r in [
+            redirect_root(),
+            serve("/static", &WebServerConfig::default()),
+        ] {
             assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
             assert_eq!(r.headers()[hyper::header::LOCATION], "/static/");
         }

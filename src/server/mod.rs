@@ -118,9 +118,10 @@ impl Server {
         let proxies = lock(&self.proxy_names).len();
         let cfg = self.cfg();
         format!(
-            "listening on {}; {clients} clients, {proxies} proxies, {} connections",
+            "listening on {}; {clients} clients, {proxies} proxies, {} connections{}",
             crate::transport::tcp::join_host_port(&cfg.bind_addr, cfg.bind_port as u16),
-            self.stats.cur_conns()
+            self.stats.cur_conns(),
+            crate::web::status_note(&cfg.web_server, "dashboard")
         )
     }
 

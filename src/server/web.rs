@@ -41,7 +41,12 @@ async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
         ["api", "proxy", kind] if get => json(&proxies_by_type(&server, kind)),
         ["api", "proxy", kind, name] if get => proxy_by_name(&server, kind, name),
         ["api", "traffic", name] if get => traffic(&server, name),
-        ["api", "proxies"] if req.method() == Method::DELETE => delete_proxies(&server, &req),
+        ["api", "proxies"] if req.method() == Method::DELETE => {
+            match web::refuse_when_read_only(&server.cfg().web_server) {
+                Some(refused) => refused,
+                None => delete_proxies(&server, &req),
+            }
+        }
         ["api", "clients"] if get => json(&clients(&server)),
         ["metrics"] if server.cfg().enable_prometheus => {
             if get {
@@ -56,7 +61,9 @@ async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Resp {
         | ["api", "proxy", _, _]
         | ["api", "traffic", _] => web::method_not_allowed(),
         [""] if get => super::dashboard::redirect_root(),
-        _ if get && super::dashboard::is_asset_path(&path) => super::dashboard::serve(&path),
+        _ if get && super::dashboard::is_asset_path(&path) => {
+            super::dashboard::serve(&path, &server.cfg().web_server)
+        }
         _ => web::not_found(),
     }
 }

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use frp::proto::crypto::{auth_key, derive_key};
@@ -437,4 +438,161 @@ fn frpc_refuses_names_with_control_characters_in_its_config() {
         assert!(err.contains("frpc.toml"), "the file is named: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     }
+}
+
+/// Start `bin` with `config` (file name `name`) and a notify socket; the daemon and the STATUS
+/// of its first READY.
+fn start_notified(bin: &str, name: &str, config: &str) -> (Daemon, String) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let sock_path = dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let d = Daemon::start_with_env(
+        dir.clone(),
+        bin,
+        name,
+        config,
+        &[("NOTIFY_SOCKET", sock_path.as_os_str())],
+    );
+    let ready = poll_for(UP, || {
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).ok()?;
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        msg.contains("READY=1").then_some(msg)
+    })
+    .unwrap_or_else(|| panic!("no READY=1:\n{}", d.log_text()));
+    (d, ready)
+}
+
+/// `verify` of `config` (file name `name`): exit success and its stderr.
+fn verify(bin: &str, dir: &std::path::Path, name: &str, config: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(bin)
+        .args(["verify", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const READ_ONLY_WARNING: &str = "has no password, so it is read-only";
+
+#[test]
+fn a_dashboard_without_a_password_on_a_public_address_starts_read_only() {
+    // The frps.ini of many guides: dashboard on every address, no password. frp serves it
+    // fully; we start (no outage after switching), warn, and serve it read-only.
+    let [bind, dash, remote] = next_ports();
+    let ini = format!(
+        "[common]\nbind_addr = 127.0.0.1\nbind_port = {bind}\ntoken = t\ndashboard_addr = 0.0.0.0\ndashboard_port = {dash}\nenable_prometheus = true\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, err) = verify(frps_bin(), dir.path(), "frps.ini", &ini);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("WARNING: webServer: the dashboard on 0.0.0.0")
+            && err.contains(READ_ONLY_WARNING),
+        "{err}"
+    );
+    let (frps, ready) = start_notified(frps_bin(), "frps.ini", &ini);
+    assert!(
+        ready.contains("dashboard read-only: no password"),
+        "{ready}"
+    );
+    assert!(
+        frps.log_text().contains(READ_ONLY_WARNING),
+        "{}",
+        frps.log_text()
+    );
+    let echo = echo_server();
+    let _frpc = FrpcToml::new(bind)
+        .proxy(Proxy::tcp("t", echo.port, remote))
+        .start();
+    assert!(wait_echo(remote, UP));
+    let url = |p: &str| format!("http://127.0.0.1:{dash}{p}");
+    // Reads without secrets answer as usual.
+    for path in [
+        "/api/serverinfo",
+        "/api/proxy/tcp",
+        "/api/traffic/t",
+        "/api/clients",
+        "/metrics",
+    ] {
+        assert_eq!(curl(&[], &url(path)).0, 200, "GET {path}");
+    }
+    // A change is refused, saying how to allow it.
+    let (code, body) = curl(&["-X", "DELETE"], &url("/api/proxies?status=offline"));
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("set webServer.password"), "{body}");
+    // The page says so.
+    let (code, page) = curl(&[], &url("/static/"));
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"read-only\""), "{page}");
+
+    // allowNoAuth = true: full access, no warning, no banner.
+    let [bind2, dash2] = next_ports();
+    let toml = format!(
+        "bindAddr = \"127.0.0.1\"\nbindPort = {bind2}\nwebServer.addr = \"0.0.0.0\"\nwebServer.port = {dash2}\nwebServer.allowNoAuth = true\n"
+    );
+    let (ok, err) = verify(frps_bin(), dir.path(), "open.toml", &toml);
+    assert!(ok && !err.contains(READ_ONLY_WARNING), "{err}");
+    let (open, ready) = start_notified(frps_bin(), "frps.toml", &toml);
+    assert!(!ready.contains("read-only"), "{ready}");
+    let url2 = |p: &str| format!("http://127.0.0.1:{dash2}{p}");
+    assert_eq!(
+        curl(&["-X", "DELETE"], &url2("/api/proxies?status=offline")).0,
+        200
+    );
+    assert!(!curl(&[], &url2("/static/")).1.contains("id=\"read-only\""));
+    assert!(!open.log_text().contains(READ_ONLY_WARNING));
+}
+
+#[test]
+fn an_admin_api_without_a_password_on_a_public_address_starts_read_only() {
+    let [bind, admin] = next_ports();
+    let _frps = FrpsToml::new(bind).start();
+    let toml = FrpcToml::new(bind)
+        .line(format!(
+            "webServer.addr = \"0.0.0.0\"\nwebServer.port = {admin}"
+        ))
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, err) = verify(frpc_bin(), dir.path(), "frpc.toml", &toml);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("WARNING: webServer: the admin API on 0.0.0.0")
+            && err.contains(READ_ONLY_WARNING),
+        "{err}"
+    );
+    let (mut frpc, ready) = start_notified(frpc_bin(), "frpc.toml", &toml);
+    assert!(
+        ready.contains("admin API read-only: no password"),
+        "{ready}"
+    );
+    assert!(frpc.log_text().contains(READ_ONLY_WARNING));
+    let url = |p: &str| format!("http://127.0.0.1:{admin}{p}");
+    assert_eq!(curl(&[], &url("/api/status")).0, 200);
+    let page = curl(&[], &url("/static/")).1;
+    assert!(page.contains("id=\"read-only\""), "{page}");
+    // The config file holds the token: reading it is refused too; so are all changes.
+    for (method, path) in [
+        ("GET", "/api/config"),
+        ("PUT", "/api/config"),
+        ("GET", "/api/reload"),
+        ("POST", "/api/stop"),
+    ] {
+        let (code, body) = curl(&["-X", method, "--data-binary", "x"], &url(path));
+        assert_eq!(code, 403, "{method} {path}: {body}");
+        assert!(body.contains("set webServer.password"), "{body}");
+    }
+    assert!(!curl(&[], &url("/api/config")).1.contains("auth.token"));
+    assert_eq!(
+        frpc.wait_exit(Duration::from_millis(500)),
+        None,
+        "still running"
+    );
 }

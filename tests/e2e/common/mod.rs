@@ -40,6 +40,17 @@ impl Daemon {
     }
 
     pub fn start_in(dir: Arc<tempfile::TempDir>, bin: &str, name: &str, toml: &str) -> Daemon {
+        Self::start_with_env(dir, bin, name, toml, &[])
+    }
+
+    /// [`Daemon::start_in`] with extra environment variables (e.g. NOTIFY_SOCKET).
+    pub fn start_with_env(
+        dir: Arc<tempfile::TempDir>,
+        bin: &str,
+        name: &str,
+        toml: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Daemon {
         // `name` may carry its own extension (frps.ini); otherwise the file is TOML.
         let file = if name.contains('.') {
             name.to_string()
@@ -56,6 +67,7 @@ impl Daemon {
             .arg("-c")
             .arg(&config)
             .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
