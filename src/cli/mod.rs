@@ -38,6 +38,7 @@ where
     let result = rt.block_on(async {
         let life = Lifecycle::from_signals()
             .map_err(|e| anyhow::anyhow!("cannot install signal handlers: {e}"))?;
+        crate::service::memory::spawn_trimmer();
         run(life).await
     });
     // Tasks still running (connections cut by a forced stop) must not hold the exit up.

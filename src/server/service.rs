@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
@@ -235,6 +236,10 @@ const HTTP_METHOD_PREFIXES: [&[u8; 3]; 9] = [
 ];
 
 async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+    // Until its first message (Login, NewWorkConn or NewVisitorConn) is read, a connection has
+    // proved nothing: everything up to it (sniffing, the TLS handshake, the first yamux stream)
+    // shares one deadline, frp's 10 s, whatever the peer sends or does not send.
+    let deadline = tokio::time::Instant::now() + FIRST_MSG_TIMEOUT;
     let cfg = server.cfg();
     tcp::set_keepalive(&stream, cfg.transport.tcp_keepalive);
     let _ = stream.set_nodelay(true);
@@ -243,7 +248,7 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     let (http_shared, https_shared) = vhost_on_bind_port(&cfg);
     let mut head = Vec::new();
     if http_shared || https_shared {
-        head = match read_head(&mut stream, 3).await {
+        head = match read_head(&mut stream, 3, deadline).await {
             Ok(h) => h,
             Err(e) => {
                 debug!(remote = %peer, "closing connection: {e}");
@@ -257,18 +262,22 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
                 .any(|m| head.starts_with(&m[..]))
         {
             let conn = Prefixed::new(head, stream);
-            return vhost::http::serve_conn(server, conn, peer).await;
+            return Box::pin(vhost::http::serve_conn(server, conn, peer)).await;
         }
         if https_shared && head.first() == Some(&0x16) {
             // A ClientHello: an https user when its server name has a route, else frpc's own
             // TLS. (frp sends every 0x16 to the https muxer, so there frpc needs the 0x17 byte.)
             let mut conn = Prefixed::new(head, stream);
-            let Some((hello, name)) = vhost::https::read_hello(&mut conn, peer).await else {
+            let hello =
+                tokio::time::timeout_at(deadline, vhost::https::read_hello(&mut conn, peer));
+            let Ok(Some((hello, name))) = hello.await else {
                 return;
             };
             if let Some(target) = vhost::https::route(&server, &name) {
-                return vhost::https::serve_routed(&server, &target, hello, &name, conn, peer, dst)
-                    .await;
+                return Box::pin(vhost::https::serve_routed(
+                    &server, &target, hello, &name, conn, peer, dst,
+                ))
+                .await;
             }
             let (unread, inner) = conn.into_parts();
             head = hello;
@@ -277,36 +286,17 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
         }
     }
     let stream = Prefixed::new(head, stream);
-    let mut tls = false;
-    let conn: BoxStream = match sniff(stream, cfg.transport.tls.force).await {
-        Ok(Sniffed::Tls(s)) => {
-            // A peer that starts a handshake and stalls must not hold its socket for ever.
-            let handshake = TlsAcceptor::from(server.tls.clone()).accept(s);
-            match tokio::time::timeout(FIRST_MSG_TIMEOUT, handshake).await {
-                Ok(Ok(stream)) => {
-                    tls = true;
-                    Box::new(stream)
-                }
-                Ok(Err(e)) => {
-                    warn!(remote = %peer, "tls handshake failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    debug!(remote = %peer, "tls handshake not done within {}s", FIRST_MSG_TIMEOUT.as_secs());
-                    return;
-                }
-            }
-        }
-        Ok(Sniffed::Plain(s)) => Box::new(s),
-        Err(e) => {
-            debug!(remote = %peer, "closing connection: {e}");
-            return;
-        }
+    // Boxed, like every large step below: a task's memory is its largest state, held for the
+    // connection's whole life, so what only some connections need is allocated apart.
+    let Some((conn, tls)) = Box::pin(secure(&server, stream, peer, deadline)).await else {
+        return;
     };
     debug!(remote = %peer, "new connection (tls: {tls}, tcp mux: {})", cfg.transport.tcp_mux);
     let origin = Origin::accepted(peer, cfg.transport.tcp_mux);
     if !cfg.transport.tcp_mux {
-        handle_logical(server, conn, origin, local).await;
+        if let Some((conn, first)) = read_first(conn, peer, deadline).await {
+            Box::pin(dispatch(server, conn, first, origin, local)).await;
+        }
         return;
     }
     let interval = cfg.transport.tcp_mux_keepalive_interval;
@@ -314,18 +304,96 @@ async fn handle_conn(server: Arc<Server>, mut stream: TcpStream, peer: SocketAdd
         keepalive_interval: (interval > 0).then(|| Duration::from_secs(interval as u64)),
         ..MuxConfig::default()
     };
+    // Nothing of a session is built before its first frame header has arrived: a peer that
+    // connects (or finishes TLS) and then stays silent holds a couple of KiB, not a session.
+    let mut conn = conn;
+    let mut header = [0u8; mux::HEADER_LEN];
+    let read = tokio::time::timeout_at(deadline, conn.read_exact(&mut header)).await;
+    if !matches!(read, Ok(Ok(_))) {
+        debug!(remote = %peer, "no yamux frame within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
+        return;
+    }
+    let conn = Prefixed::new(header.to_vec(), conn);
     let session = mux::Session::new(conn, mux::Mode::Server, mux_cfg);
+    // The first stream must open, and carry its first message, by the deadline too.
+    let first = tokio::time::timeout_at(deadline, session.accept()).await;
+    let Ok(Some(stream)) = first else {
+        debug!(remote = %peer, "no yamux stream within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
+        session.close();
+        return;
+    };
+    let Some((stream, first)) = read_first(Box::new(stream), peer, deadline).await else {
+        session.close();
+        return;
+    };
+    if !matches!(first, Message::Login(_)) {
+        // Only a Login opens a session to more streams (Go frpc and ours send it first, on
+        // the first stream); anything else is served alone and the session ends with it, so
+        // a peer that proved nothing cannot hold the connection open.
+        Box::pin(dispatch(server, stream, first, origin, local)).await;
+        session.close();
+        return;
+    }
+    {
+        let server = server.clone();
+        tokio::spawn(async move { dispatch(server, stream, first, origin, local).await });
+    }
     while let Some(stream) = session.accept().await {
         let server = server.clone();
-        tokio::spawn(async move { handle_logical(server, Box::new(stream), origin, local).await });
+        tokio::spawn(async move {
+            // Later streams of an established session: 10 s each for their first message.
+            let deadline = tokio::time::Instant::now() + FIRST_MSG_TIMEOUT;
+            if let Some((conn, first)) = read_first(Box::new(stream), peer, deadline).await {
+                dispatch(server, conn, first, origin, local).await;
+            }
+        });
     }
     debug!(remote = %peer, "mux session closed");
 }
 
-/// One logical connection: a yamux stream or a whole physical connection.
-/// Read up to `n` bytes (fewer only at EOF) within the bind port's 10 s sniffing limit.
-async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
+/// TLS when the first byte asks for it (or `transport.tls.force`), finished by `deadline`;
+/// the connection and whether it is TLS, or None when it was closed.
+async fn secure(
+    server: &Server,
+    stream: Prefixed<TcpStream>,
+    peer: SocketAddr,
+    deadline: tokio::time::Instant,
+) -> Option<(BoxStream, bool)> {
+    let force = server.cfg().transport.tls.force;
+    match tokio::time::timeout_at(deadline, sniff(stream, force)).await {
+        Ok(Ok(Sniffed::Tls(s))) => {
+            // A peer that starts a handshake and stalls must not hold its socket for ever.
+            let handshake = TlsAcceptor::from(server.tls.clone()).accept(s);
+            match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(Ok(stream)) => Some((Box::new(stream), true)),
+                Ok(Err(e)) => {
+                    warn!(remote = %peer, "tls handshake failed: {e}");
+                    None
+                }
+                Err(_) => {
+                    debug!(remote = %peer, "tls handshake not done within {}s", FIRST_MSG_TIMEOUT.as_secs());
+                    None
+                }
+            }
+        }
+        Ok(Ok(Sniffed::Plain(s))) => Some((Box::new(s), false)),
+        Ok(Err(e)) => {
+            debug!(remote = %peer, "closing connection: {e}");
+            None
+        }
+        Err(_) => {
+            debug!(remote = %peer, "no data within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
+            None
+        }
+    }
+}
+
+/// Read up to `n` bytes (fewer only at EOF) by `deadline`.
+async fn read_head(
+    stream: &mut TcpStream,
+    n: usize,
+    deadline: tokio::time::Instant,
+) -> std::io::Result<Vec<u8>> {
     let mut head = vec![0u8; n];
     let mut got = 0;
     let read = async {
@@ -338,7 +406,7 @@ async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>>
         }
         std::io::Result::Ok(())
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
+    tokio::time::timeout_at(deadline, read)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no data within 10s"))??;
     if got == 0 {
@@ -351,25 +419,36 @@ async fn read_head(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>>
     Ok(head)
 }
 
-/// `local` is frps's own address of the physical connection.
-async fn handle_logical(
-    server: Arc<Server>,
+/// The first message of a logical connection (a yamux stream or a whole connection), read by
+/// `deadline`; None (logged) when it does not come.
+async fn read_first(
     mut conn: BoxStream,
+    peer: SocketAddr,
+    deadline: tokio::time::Instant,
+) -> Option<(BoxStream, Message)> {
+    match tokio::time::timeout_at(deadline, proto::read_msg(&mut conn)).await {
+        Ok(Ok(m)) => Some((conn, m)),
+        Ok(Err(e)) => {
+            warn!(remote = %peer, "failed to read first message: {e}");
+            None
+        }
+        Err(_) => {
+            warn!(remote = %peer, "no message within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
+            None
+        }
+    }
+}
+
+/// Serve a logical connection by its first message. `local` is frps's own address of the
+/// physical connection.
+async fn dispatch(
+    server: Arc<Server>,
+    conn: BoxStream,
+    first: Message,
     origin: Origin,
     local: Option<SocketAddr>,
 ) {
     let peer = origin.peer;
-    let first = match tokio::time::timeout(FIRST_MSG_TIMEOUT, proto::read_msg(&mut conn)).await {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            warn!(remote = %peer, "failed to read first message: {e}");
-            return;
-        }
-        Err(_) => {
-            warn!(remote = %peer, "no message within {}s, closing", FIRST_MSG_TIMEOUT.as_secs());
-            return;
-        }
-    };
     match first {
         Message::Login(login) => control::serve(server, conn, login, origin).await,
         Message::NewWorkConn(m) => register_work_conn(&server, conn, m, origin).await,
@@ -436,4 +515,26 @@ async fn register_work_conn(
         return;
     }
     ctl.put_work_conn(conn);
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every accepted connection's task holds its largest state for its whole life, before it
+    /// has proved anything: it must stay small (the TLS handshake, vhost serving and the
+    /// client session are allocated apart, only when reached).
+    #[tokio::test]
+    async fn a_connection_task_is_small_until_it_needs_more() {
+        let server = super::Server::new(crate::config::ServerConfig::default()).unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        let task = super::handle_conn(server, s, peer);
+        assert!(
+            std::mem::size_of_val(&task) <= 2048,
+            "{} bytes",
+            std::mem::size_of_val(&task)
+        );
+    }
 }

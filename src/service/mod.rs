@@ -5,6 +5,7 @@ pub mod lifecycle;
 pub mod log_limit;
 pub mod logfile;
 pub mod logging;
+pub mod memory;
 pub mod notify;
 pub mod shutdown;
 pub mod signals;

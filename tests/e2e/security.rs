@@ -596,3 +596,130 @@ fn an_admin_api_without_a_password_on_a_public_address_starts_read_only() {
         "still running"
     );
 }
+
+/// frps's resident memory, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Let this process (and the daemons it starts) open `n` more files than now.
+fn allow_open_files(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on this process's own limit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < n {
+            lim.rlim_cur = n.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    assert!(
+        lim.rlim_cur >= n,
+        "RLIMIT_NOFILE hard limit {} < {n}",
+        lim.rlim_max
+    );
+}
+
+#[test]
+fn connections_that_prove_nothing_close_at_10_s_cost_little_and_give_it_back() {
+    // Three kinds of peers that never log in, 1,000 of each at once: a few junk bytes, a TLS
+    // handshake then silence, one yamux ping then silence. One 10 s deadline from accept to
+    // the first message closes them all; while open they cost a few KiB each; afterwards
+    // frps gives the memory back.
+    const EACH: usize = 1000;
+    allow_open_files(8192);
+    let bind = next_port();
+    let frps = FrpsToml::new(bind).start();
+    let pid = frps.pid();
+    // Settle: one round trip of each kind, so lazily built state is in the baseline.
+    let tls = frp::transport::tls::client_config("localhost", "", "", "").unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let open_all = |n: usize| {
+        let connector = connector.clone();
+        let name = tls.server_name.clone();
+        async move {
+            let mut held: Vec<BoxStream> = Vec::new();
+            for _ in 0..n {
+                let mut junk = TcpStream::connect(("127.0.0.1", bind)).await.unwrap();
+                junk.write_all(&[0, 1, 2]).await.unwrap();
+                held.push(Box::new(junk));
+                let tcp = TcpStream::connect(("127.0.0.1", bind)).await.unwrap();
+                let quiet_tls = connector.connect(name.clone(), tcp).await.unwrap();
+                held.push(Box::new(quiet_tls));
+                let mut ping = TcpStream::connect(("127.0.0.1", bind)).await.unwrap();
+                // yamux Ping with SYN, opaque value 1.
+                ping.write_all(&[0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1])
+                    .await
+                    .unwrap();
+                held.push(Box::new(ping));
+            }
+            held
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let warm = open_all(20).await;
+        drop(warm);
+    });
+    // Wait for frps to close the warm-up connections and trim (it looks every 5 s).
+    let mut baseline = 0;
+    assert!(poll(Duration::from_secs(30), || {
+        let now = rss_kib(pid);
+        let settled = baseline != 0 && now.abs_diff(baseline) < 256;
+        baseline = now;
+        std::thread::sleep(Duration::from_secs(1));
+        settled
+    }));
+    let opened_at = std::time::Instant::now();
+    let mut held = rt.block_on(open_all(EACH));
+    let open_kib = rss_kib(pid);
+    let per_conn = (open_kib.saturating_sub(baseline)) as f64 / (3 * EACH) as f64;
+    // Each is closed by frps (end of stream, nothing written) by the deadline plus slack.
+    rt.block_on(async {
+        for conn in held.iter_mut() {
+            let left = Duration::from_secs(20).saturating_sub(opened_at.elapsed());
+            let mut rest = Vec::new();
+            let end = timeout(left, conn.read_to_end(&mut rest)).await;
+            assert!(
+                end.is_ok(),
+                "a connection still open {:?} after accept",
+                opened_at.elapsed()
+            );
+        }
+    });
+    let all_closed_after = opened_at.elapsed();
+    drop(held);
+    let returned = poll(Duration::from_secs(20), || {
+        rss_kib(pid) <= baseline + 4 * 1024
+    });
+    eprintln!(
+        "baseline {baseline} KiB, with {} open {open_kib} KiB ({per_conn:.1} KiB each), all closed by frps after {all_closed_after:?}, then {} KiB",
+        3 * EACH,
+        rss_kib(pid)
+    );
+    assert!(
+        per_conn <= 12.0,
+        "{per_conn:.1} KiB per connection that proved nothing"
+    );
+    assert!(
+        all_closed_after < Duration::from_secs(20),
+        "{all_closed_after:?}"
+    );
+    assert!(
+        returned,
+        "frps kept {} KiB after they closed (baseline {baseline} KiB)",
+        rss_kib(pid)
+    );
+}

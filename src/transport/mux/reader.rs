@@ -15,8 +15,13 @@ use super::frame::{
 use super::shared::{lock, Shared, Termination};
 use super::stream::{FlagEffects, StreamShared, StreamState, Wakers};
 
-/// Socket reads for headers and small payloads go into a buffer of this size.
+/// Socket reads for headers and small payloads go into a buffer of up to this size; it starts
+/// at [`READ_MIN`] and doubles while reads fill it (a busy session), halves while they stay
+/// small, and an idle session holds none (see [`FrameReader::fill`]).
 const READ_BUF: usize = 128 * 1024;
+const READ_MIN: usize = 4 * 1024;
+/// What an idle session reads into first, on the reader task's own state.
+const IDLE_READ: usize = 512;
 /// Payload pieces at least this large are handed to the stream without a copy.
 const ZERO_COPY_MIN: usize = 16 * 1024;
 /// Below this much spare room the read buffer is compacted / grown before reading.
@@ -51,7 +56,8 @@ pub(super) async fn reader_task<R: AsyncRead + Unpin>(
 ) {
     let mut fr = FrameReader {
         r,
-        buf: BytesMut::with_capacity(READ_BUF),
+        buf: BytesMut::new(),
+        want: READ_MIN,
     };
     let err = tokio::select! {
         e = read_loop(&shared, &mut fr, &accept_tx) => e,
@@ -202,17 +208,49 @@ async fn handle_stream_frame<R: AsyncRead + Unpin>(
 struct FrameReader<R> {
     r: R,
     buf: BytesMut,
+    /// How much room the next read gets: between READ_MIN and READ_BUF, following the traffic.
+    want: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads until at least `min` bytes are buffered; false on EOF.
     async fn fill(&mut self, min: usize) -> io::Result<bool> {
         while self.buf.len() < min {
-            if self.buf.capacity() - self.buf.len() < READ_MIN_SPARE {
-                self.buf.reserve(READ_BUF);
+            if self.buf.is_empty() && self.want == READ_MIN {
+                // A quiet session: hold no buffer while waiting. What arrives lands in a small
+                // array first, and only then in a buffer sized for it.
+                self.buf = BytesMut::new();
+                let mut first = [0u8; IDLE_READ];
+                let n = self.r.read(&mut first).await?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                if n == IDLE_READ {
+                    // More is coming: no longer quiet.
+                    self.want *= 2;
+                    self.buf.reserve(self.want);
+                } else {
+                    self.buf.reserve(n);
+                }
+                self.buf.extend_from_slice(&first[..n]);
+                continue;
             }
-            if self.r.read_buf(&mut self.buf).await? == 0 {
+            if self.want == READ_MIN {
+                // Still quiet (a partial frame from a slow or idle peer): room for what is
+                // missing only.
+                self.buf.reserve(min - self.buf.len());
+            } else if self.buf.capacity() - self.buf.len() < (self.want / 2).min(READ_MIN_SPARE) {
+                self.buf.reserve(self.want);
+            }
+            let room = self.buf.capacity() - self.buf.len();
+            let n = self.r.read_buf(&mut self.buf).await?;
+            if n == 0 {
                 return Ok(false);
+            }
+            if n == room && n >= IDLE_READ {
+                self.want = (self.want * 2).min(READ_BUF);
+            } else if n < self.want / 8 {
+                self.want = (self.want / 2).max(READ_MIN);
             }
         }
         Ok(true)

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{Header, FLAG_ACK, FLAG_SYN};
 use super::shared::{
     deadline_after, lock, session_closed_err, BoxWrite, Outbox, PingState, Shared, State,
-    Termination, DATA_LIMIT, MAX_FRAME,
+    Termination,
 };
 use super::stream::{MuxStream, StreamShared, StreamState};
 use super::{reader, writer};
@@ -132,8 +132,10 @@ impl Session {
                 },
             }),
             out: Mutex::new(Outbox {
-                ctrl: BytesMut::with_capacity(1024),
-                data: BytesMut::with_capacity(DATA_LIMIT + MAX_FRAME + 64),
+                // Empty until something is queued: an idle session holds no buffers (they grow
+                // on demand; the writer gives them back when it goes idle).
+                ctrl: BytesMut::new(),
+                data: BytesMut::new(),
                 last_data: None,
                 waiters: Vec::new(),
                 writer_notified: false,

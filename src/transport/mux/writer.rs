@@ -13,8 +13,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, Instant};
 
 use super::frame::{Header, FLAG_RST, FLAG_SYN};
-use super::shared::{deadline_after, lock, BoxWrite, Shared, Termination, DATA_LIMIT, MAX_FRAME};
+use super::shared::{deadline_after, lock, BoxWrite, Shared, Termination};
 use super::stream::StreamState;
+
+/// Buffers larger than this are freed when the writer goes idle.
+const IDLE_KEEP: usize = 4 * 1024;
 
 /// How long a closing writer tries to shut the connection down cleanly.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -67,8 +70,8 @@ impl AsyncWrite for SockWriter<'_> {
 pub(super) async fn writer_task(shared: Arc<Shared>) {
     let wt = shared.cfg.write_timeout;
     let mut w = SockWriter(&shared);
-    let mut ctrl = BytesMut::with_capacity(1024);
-    let mut data = BytesMut::with_capacity(DATA_LIMIT + MAX_FRAME + 64);
+    let mut ctrl = BytesMut::new();
+    let mut data = BytesMut::new();
     loop {
         let (waiters, drain, cont) = {
             let mut o = lock(&shared.out);
@@ -90,6 +93,14 @@ pub(super) async fn writer_task(shared: Arc<Shared>) {
         if ctrl.is_empty() && data.is_empty() {
             if cancelled {
                 break;
+            }
+            // Idle: give the buffers back (the outbox's pair came here at the swap above), so
+            // an idle session holds a few bytes, not the ~200 KiB a busy one queues.
+            if ctrl.capacity() > IDLE_KEEP {
+                ctrl = BytesMut::new();
+            }
+            if data.capacity() > IDLE_KEEP {
+                data = BytesMut::new();
             }
             tokio::select! {
                 _ = shared.writer_notify.notified() => {}
