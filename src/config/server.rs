@@ -21,6 +21,11 @@ pub struct ServerAuthConfig {
     pub token: String,
     pub token_source: Option<ValueSource>,
     pub oidc: ServerAuthOidc,
+    /// Ours (frp has no such key): refuse a Login whose timestamp is more than 15 minutes from
+    /// frps's clock, and a Login whose privilege key was already used (a replay). Off by
+    /// default, as frp accepts both (devices without a clock exist); frps then only warns
+    /// about a far-off timestamp.
+    pub reject_stale_logins: bool,
 }
 
 impl Default for ServerAuthConfig {
@@ -31,6 +36,7 @@ impl Default for ServerAuthConfig {
             token: String::new(),
             token_source: None,
             oidc: ServerAuthOidc::default(),
+            reject_stale_logins: false,
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::freshness::{skew_text, MAX_SKEW};
 use super::origin::Origin;
 use super::plugin::{CloseProxyContent, LoginContent, NewProxyContent, PingContent, UserInfo};
 use super::proxy::{self, RunningProxy};
@@ -127,7 +128,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
             client_address: peer.to_string(),
         })
         .await
-        .and_then(|c| check_login(&cfg, &c.login).map(|()| c.login));
+        .and_then(|c| check_login(&server, &cfg, &c.login, peer).map(|()| c.login));
     let login = match checked {
         Ok(login) => login,
         Err(detail) => {
@@ -258,7 +259,12 @@ fn notify_closed(server: &Server, handle: &ControlHandle, proxy_name: String) {
     });
 }
 
-fn check_login(cfg: &crate::config::ServerConfig, login: &msg::Login) -> Result<(), String> {
+fn check_login(
+    server: &Server,
+    cfg: &crate::config::ServerConfig,
+    login: &msg::Login,
+    peer: SocketAddr,
+) -> Result<(), String> {
     if login.client_spec.always_auth_pass {
         // Only frps's own in-process clients (ssh gateway) may skip auth; never a network peer.
         return Err("always_auth_pass is not accepted from network clients".into());
@@ -269,6 +275,24 @@ fn check_login(cfg: &crate::config::ServerConfig, login: &msg::Login) -> Result<
     // Names end up in logs and proxy names: a control character in one is never legitimate.
     crate::escape::check_no_control("user", &login.user)?;
     crate::escape::check_no_control("run id", &login.run_id)?;
+    // Freshness (see super::freshness): warn by default, refuse with auth.rejectStaleLogins.
+    let now = crate::unix_now();
+    let skew = now - login.timestamp;
+    let strict = cfg.auth.reject_stale_logins;
+    if skew.abs() > MAX_SKEW {
+        let off = skew_text(skew);
+        if strict {
+            return Err(format!("login timestamp is {off} frps's clock, more than 15 minutes (auth.rejectStaleLogins)"));
+        }
+        warn!(remote = %peer, user = %login.user, "login timestamp is {off} frps's clock, more than 15 minutes: accepted (auth.rejectStaleLogins = true refuses such logins)");
+    }
+    if strict
+        && !server
+            .seen_logins
+            .first_use(&login.privilege_key, login.timestamp, now)
+    {
+        return Err("login refused as a replay: its privilege key was already used (auth.rejectStaleLogins)".into());
+    }
     Ok(())
 }
 

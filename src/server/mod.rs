@@ -16,6 +16,7 @@
 
 pub mod control;
 pub mod dashboard;
+pub mod freshness;
 pub mod group;
 pub mod metrics;
 pub mod origin;
@@ -64,6 +65,8 @@ pub struct Server {
     pub plugins: plugin::Manager,
     /// xtcp proxies and punching sessions (protocol.md §10.8).
     pub nathole: Arc<crate::nathole::controller::Controller>,
+    /// Recent Login keys, for `auth.rejectStaleLogins`.
+    pub seen_logins: freshness::SeenLogins,
 }
 
 impl Server {
@@ -90,6 +93,7 @@ impl Server {
                     .unwrap_or(0)
                     .saturating_mul(3600),
             )),
+            seen_logins: freshness::SeenLogins::default(),
             cfg: RwLock::new(Arc::new(cfg)),
         }))
     }

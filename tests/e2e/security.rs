@@ -328,13 +328,22 @@ async fn raw_login(
     user: &str,
     run_id: &str,
 ) -> (msg::LoginResp, CryptoStream<BoxStream>, Session) {
+    raw_login_at(bind, user, run_id, frp::unix_now()).await
+}
+
+/// [`raw_login`] with the Login's timestamp `ts`.
+async fn raw_login_at(
+    bind: u16,
+    user: &str,
+    run_id: &str,
+    ts: i64,
+) -> (msg::LoginResp, CryptoStream<BoxStream>, Session) {
     let session = Session::new(
         connect_from("127.0.0.1", bind).await,
         Mode::Client,
         MuxConfig::default(),
     );
     let mut conn: BoxStream = Box::new(session.open().await.unwrap());
-    let ts = frp::unix_now();
     let login = msg::Login {
         version: "0.65.0".into(),
         user: user.into(),
@@ -722,4 +731,46 @@ fn connections_that_prove_nothing_close_at_10_s_cost_little_and_give_it_back() {
         "frps kept {} KiB after they closed (baseline {baseline} KiB)",
         rss_kib(pid)
     );
+}
+
+#[test]
+fn stale_and_replayed_logins_are_warned_about_and_refused_when_asked() {
+    let twenty_minutes_ago = frp::unix_now() - 20 * 60;
+    // By default (frp's behaviour): accepted, with a warning; a replay is accepted too.
+    let bind = next_port();
+    let frps = FrpsToml::new(bind).start();
+    rt().block_on(async {
+        let (resp, _, _s) = raw_login_at(bind, "", "", twenty_minutes_ago).await;
+        assert_eq!(resp.error, "");
+        let (resp, _, _s2) = raw_login_at(bind, "", "", twenty_minutes_ago).await;
+        assert_eq!(resp.error, "", "the same Login again");
+    });
+    assert!(
+        frps.wait_log("login timestamp is 20m", UP),
+        "{}",
+        frps.log_text()
+    );
+    assert!(frps.log_text().contains("more than 15 minutes: accepted"));
+
+    // auth.rejectStaleLogins = true: a stale timestamp and a replay are refused.
+    let bind = next_port();
+    let _frps = FrpsToml::new(bind)
+        .line("auth.rejectStaleLogins = true")
+        .start();
+    rt().block_on(async {
+        let (resp, _, _s) = raw_login_at(bind, "", "", twenty_minutes_ago).await;
+        assert!(
+            resp.error
+                .contains("more than 15 minutes (auth.rejectStaleLogins)"),
+            "{}",
+            resp.error
+        );
+        let now = frp::unix_now();
+        let (resp, _, _s1) = raw_login_at(bind, "", "", now).await;
+        assert_eq!(resp.error, "", "a fresh Login");
+        let (resp, _, _s2) = raw_login_at(bind, "", "", now).await;
+        assert!(resp.error.contains("as a replay"), "{}", resp.error);
+        let (resp, _, _s3) = raw_login_at(bind, "", "", now + 1).await;
+        assert_eq!(resp.error, "", "a fresh Login a second later");
+    });
 }
