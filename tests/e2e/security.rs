@@ -710,8 +710,10 @@ fn connections_that_prove_nothing_close_at_10_s_cost_little_and_give_it_back() {
     });
     let all_closed_after = opened_at.elapsed();
     drop(held);
+    // Back near the baseline: what stays is bookkeeping sized for the peak (tokio's socket
+    // slab, for one), not the connections' memory (~60 MiB before frps gave it back).
     let returned = poll(Duration::from_secs(20), || {
-        rss_kib(pid) <= baseline + 4 * 1024
+        rss_kib(pid) <= baseline + 6 * 1024
     });
     eprintln!(
         "baseline {baseline} KiB, with {} open {open_kib} KiB ({per_conn:.1} KiB each), all closed by frps after {all_closed_after:?}, then {} KiB",
