@@ -28,6 +28,9 @@ pub(super) enum StreamState {
     Reset,
 }
 
+/// Receive buffers larger than this are freed once everything in them was read.
+const IDLE_KEEP: usize = 4 * 1024;
+
 /// Received, unread payload: large pieces are kept as the `Bytes` they were read into,
 /// small ones are copied into `tail`.
 #[derive(Default)]
@@ -77,6 +80,11 @@ impl RecvBuf {
             }
         }
         self.len -= n;
+        if self.len == 0 && self.tail.capacity() > IDLE_KEEP {
+            // All read: an idle stream keeps no receive memory (the window is credit, not a
+            // buffer; it fills again only as data arrives).
+            self.tail = BytesMut::new();
+        }
         n
     }
 
