@@ -337,21 +337,26 @@ async fn read_loop(
 ) {
     let hb_timeout = cfg.heartbeat_timeout();
     let auth_pings = cfg.auth.additional_scopes.contains(&AuthScope::HeartBeats);
+    // The heartbeat deadline is a timer armed only when heartbeats are on (with tcpMux, frp's
+    // default, they are off): an idle client wakes frps for nothing.
+    let hb_timeout = (hb_timeout > 0).then(|| Duration::from_secs(hb_timeout as u64));
     let mut last_ping = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
+        let heartbeat_due = async {
+            match hb_timeout {
+                Some(t) => tokio::time::sleep_until((last_ping + t).into()).await,
+                None => std::future::pending().await,
+            }
+        };
         let m = tokio::select! {
             // In this order: the end of the session, then messages (those queued while a
-            // plugin call ran still count as heartbeats), then the heartbeat check.
+            // plugin call ran still count as heartbeats), then the heartbeat deadline.
             biased;
             _ = handle.cancel.cancelled() => return,
             m = msgs.recv() => m,
-            _ = tick.tick() => {
-                if hb_timeout > 0 && last_ping.elapsed() > Duration::from_secs(hb_timeout as u64) {
-                    warn!(client = %handle.tag, "heartbeat timeout");
-                    return;
-                }
-                continue;
+            _ = heartbeat_due => {
+                warn!(client = %handle.tag, "heartbeat timeout");
+                return;
             }
         };
         let m = match m {
