@@ -19,11 +19,15 @@ const MAX_EXEC_DEPTH: usize = 200;
 const MAX_TEMPLATE_DEPTH: usize = 100;
 /// Maximum number of execution steps: nodes, commands, loop iterations, plus the size of
 /// every value a function produces (so building huge lists or strings in a loop is bounded).
-const MAX_STEPS: u64 = 10_000_000;
-/// Maximum size of the rendered text.
-const MAX_OUTPUT: usize = 256 << 20;
-/// Maximum number of values one `parseNumberRange` call may produce.
-pub(crate) const MAX_RANGE_NUMBERS: usize = 1 << 20;
+/// Go has no such limits; ours keep a hostile or mistaken config from holding the daemon (or
+/// `frpc verify`) for more than a fraction of a second. A config needs far less: one proxy per
+/// port of the whole port space is 65536 iterations of a few steps each.
+const MAX_STEPS: u64 = 2_000_000;
+/// Maximum size of the rendered text (a config; the largest seen in practice is a few MiB).
+const MAX_OUTPUT: usize = 16 << 20;
+/// Maximum number of values one `parseNumberRange` call may produce: the whole port space.
+/// (The fuzzer found a range of a million numbers, each printing the data, that took seconds.)
+pub(crate) const MAX_RANGE_NUMBERS: usize = 1 << 16;
 
 /// Go integer types that can appear (`int` literals and indexes, `int64` from the number
 /// functions, `uint8` from indexing a string).

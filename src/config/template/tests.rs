@@ -545,8 +545,35 @@ fn deep_nesting_is_an_error_not_a_crash() {
         "{}",
         err(&worst)
     );
-    let huge_loop = "{{ range parseNumberRange \"1-1000000\" }}{{ range parseNumberRange \"1-1000000\" }}{{ end }}{{ end }}";
+    let huge_loop = "{{ range parseNumberRange \"1-60000\" }}{{ range parseNumberRange \"1-60000\" }}{{ end }}{{ end }}";
     assert!(err(huge_loop).message.contains("exceeded"));
+    // Found by fuzz/run (template): a million-number range printing the data each time ran for
+    // seconds. The range is now refused before the loop starts.
+    let fuzz_timeout = "{{ .Envs.OORT }} {{- range $_, $v := parseNumberRange \"0500-1002020,0\" }}\nx = {{ $ }}v {{ printf \"!N%l\" 3 }}{{ end }}";
+    assert!(
+        err(fuzz_timeout)
+            .message
+            .contains("more than 65536 numbers"),
+        "{}",
+        err(fuzz_timeout)
+    );
+    // The whole port space is still one range.
+    assert!(render(
+        "{{ range parseNumberRange \"0-65535\" }}{{ end }}",
+        &BTreeMap::new(),
+        true
+    )
+    .is_ok());
+    // Output is bounded too: 65536 iterations of 300 bytes is over 16 MiB.
+    let wide = format!(
+        "{{{{ range parseNumberRange \"1-65536\" }}}}{}{{{{ end }}}}",
+        "x".repeat(300)
+    );
+    assert!(
+        err(&wide).message.contains("output exceeds"),
+        "{}",
+        err(&wide)
+    );
     assert!(
         err("{{ printf \"%999999999d\" 1 }}{{ parseNumberRange \"1-99999999999\" }}")
             .message
