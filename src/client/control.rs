@@ -61,8 +61,6 @@ pub enum End {
     Reconnect,
 }
 
-const CHECK_INTERVAL: Duration = Duration::from_secs(3);
-
 pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> End {
     let (reader, writer) = tokio::io::split(CryptoStream::new(control, session.key));
     let (out, out_rx) = mpsc::channel::<Message>(256);
@@ -77,9 +75,18 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
     let hb_timeout = cfg.heartbeat_timeout();
     let mut last_pong = Instant::now();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(hb_interval.max(1) as u64));
-    let mut checker = tokio::time::interval(CHECK_INTERVAL);
+    // Armed only while a proxy waits to be sent again (no answer from frps, or refused):
+    // an idle frpc with heartbeats off wakes for nothing.
+    let retry = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(retry);
+    // Register every proxy at once; later, changes (reload, health checks) and retries do.
+    send_due(&session, &out).await;
 
     let end = loop {
+        let retry_at = session.proxies.next_retry();
+        if let Some(at) = retry_at {
+            retry.as_mut().reset(at.into());
+        }
         tokio::select! {
             m = msgs.recv() => match m {
                 Some(Ok(m)) => {
@@ -97,7 +104,7 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
                 }
                 None => break End::Lost,
             },
-            _ = checker.tick() => send_due(&session, &out).await,
+            _ = &mut retry, if retry_at.is_some() => send_due(&session, &out).await,
             _ = session.proxies.changed.notified() => {
                 // A reload or a health check: close what went away, changed or failed its
                 // check, then register what is new or healthy again.

@@ -352,8 +352,8 @@ impl Proxies {
             let due = e.healthy
                 && match e.status {
                     Status::New | Status::CheckFailed => true,
-                    Status::WaitStart => e.since.elapsed() > WAIT_START_RETRY,
-                    Status::StartError => e.since.elapsed() > START_ERROR_RETRY,
+                    Status::WaitStart => e.since.elapsed() >= WAIT_START_RETRY,
+                    Status::StartError => e.since.elapsed() >= START_ERROR_RETRY,
                     Status::Running | Status::Closed => false,
                 };
             if due {
@@ -363,6 +363,20 @@ impl Proxies {
             }
         }
         out
+    }
+
+    /// When the next proxy waiting on frps (no answer yet, or refused) is due to be sent
+    /// again; None when none waits, so an idle frpc arms no timer.
+    pub fn next_retry(&self) -> Option<Instant> {
+        lock(&self.entries)
+            .values()
+            .filter(|e| e.healthy)
+            .filter_map(|e| match e.status {
+                Status::WaitStart => Some(e.since + WAIT_START_RETRY),
+                Status::StartError => Some(e.since + START_ERROR_RETRY),
+                _ => None,
+            })
+            .min()
     }
 
     pub fn on_resp(&self, resp: &msg::NewProxyResp) {

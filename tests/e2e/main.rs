@@ -18,6 +18,7 @@ mod journald;
 mod launchd_plists;
 mod legacy_ini;
 mod log_file;
+mod memory;
 mod nathole;
 mod notify;
 mod plugins;

@@ -606,37 +606,6 @@ fn an_admin_api_without_a_password_on_a_public_address_starts_read_only() {
     );
 }
 
-/// frps's resident memory, KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-/// Let this process (and the daemons it starts) open `n` more files than now.
-fn allow_open_files(n: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on this process's own limit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if lim.rlim_cur < n {
-            lim.rlim_cur = n.min(lim.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-    }
-    assert!(
-        lim.rlim_cur >= n,
-        "RLIMIT_NOFILE hard limit {} < {n}",
-        lim.rlim_max
-    );
-}
-
 #[test]
 fn connections_that_prove_nothing_close_at_10_s_cost_little_and_give_it_back() {
     // Three kinds of peers that never log in, 1,000 of each at once: a few junk bytes, a TLS
@@ -683,14 +652,7 @@ fn connections_that_prove_nothing_close_at_10_s_cost_little_and_give_it_back() {
         drop(warm);
     });
     // Wait for frps to close the warm-up connections and trim (it looks every 5 s).
-    let mut baseline = 0;
-    assert!(poll(Duration::from_secs(30), || {
-        let now = rss_kib(pid);
-        let settled = baseline != 0 && now.abs_diff(baseline) < 256;
-        baseline = now;
-        std::thread::sleep(Duration::from_secs(1));
-        settled
-    }));
+    let baseline = settled_rss_kib(&[pid], Duration::from_secs(30))[0];
     let opened_at = std::time::Instant::now();
     let mut held = rt.block_on(open_all(EACH));
     let open_kib = rss_kib(pid);

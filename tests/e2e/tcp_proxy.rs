@@ -350,3 +350,32 @@ fn frpc_sigterm_closes_its_proxies_on_frps() {
     );
     assert!(!echo_once(remote), "the remote port is closed");
 }
+
+#[test]
+fn a_proxy_refused_for_a_busy_port_is_registered_again_once_it_is_free() {
+    // frps refuses the proxy (port unavailable); frpc sends it again 30 s later, as Go frpc
+    // does: by then the port is free and the proxy comes up without a restart or a reload.
+    let [bind, remote] = next_ports();
+    let busy = std::net::TcpListener::bind(("0.0.0.0", remote)).unwrap();
+    let frps = FrpsToml::new(bind).start();
+    let echo = echo_server();
+    let frpc = FrpcToml::new(bind)
+        .proxy(Proxy::tcp("busy", echo.port, remote))
+        .start();
+    assert!(
+        frpc.wait_log("start error", UP),
+        "{}\n{}",
+        frps.log_text(),
+        frpc.log_text()
+    );
+    let refused_at = Instant::now();
+    drop(busy);
+    assert!(
+        frpc.wait_log("[busy] start proxy success", Duration::from_secs(60)),
+        "{}",
+        frpc.log_text()
+    );
+    // Not before its retry time: the refusal is not hammered.
+    assert!(refused_at.elapsed() >= Duration::from_secs(25));
+    assert!(wait_echo(remote, UP));
+}
