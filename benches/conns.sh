@@ -2,7 +2,8 @@
 # Memory per open connection and connection rate through a tcp proxy (frps + frpc, defaults:
 # TLS and tcpMux). A benchmark, not a test: nothing here gates CI.
 #
-# For each count (100, 1,000, 5,000 by default) it opens that many connections through the proxy
+# It starts the pair with 100 tcp proxies (one echo proxy and 99 more to the same service) and
+# reads their resident memory when idle. For each count (100, 1,000, 5,000 by default) it opens that many connections through the proxy
 # (each checked with one echo round trip), reads frps's and frpc's resident memory, closes them,
 # and reads it again 10 s later. Then it measures new connections per second (connect, one round
 # trip, close; 16 at a time) straight to the echo server and through the proxy.
@@ -19,13 +20,10 @@ counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(100 1000 5000)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --locked --bin frps --bin frpc >&2
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. benches/lib.sh
+build_ours
+# N free ports at once (held together while chosen, so they differ).
+ports() { python3 -c 'import socket,sys; ss=[socket.socket() for _ in range(int(sys.argv[1]))]; [s.bind(("127.0.0.1",0)) for s in ss]; print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
 
 # The local service: an asyncio echo server (one process, any number of connections).
 echo_port=$(port)
@@ -47,15 +45,22 @@ PY
 
 # run_pair NAME FRPS FRPC: start the pair, measure, stop it; prints one block of figures.
 run_pair() {
-  local name=$1 frps=$2 frpc=$3 bind remote
-  bind=$(port); remote=$(port)
+  local name=$1 frps=$2 frpc=$3 bind remote extra
+  bind=$(port)
+  read -r remote extra < <(ports 100)
   printf 'bindAddr = "127.0.0.1"\nbindPort = %s\nauth.token = "bench"\n' "$bind" > "$work/frps.toml"
-  printf 'serverAddr = "127.0.0.1"\nserverPort = %s\nauth.token = "bench"\n\n[[proxies]]\nname = "echo"\ntype = "tcp"\nlocalIP = "127.0.0.1"\nlocalPort = %s\nremotePort = %s\n' \
-    "$bind" "$echo_port" "$remote" > "$work/frpc.toml"
-  "$frps" -c "$work/frps.toml" >"$work/frps.log" 2>&1 & local s=$!
-  sleep 0.5
-  "$frpc" -c "$work/frpc.toml" >"$work/frpc.log" 2>&1 & local c=$!
-  for _ in $(seq 100); do grep -q "start proxy success" "$work/frpc.log" && break; sleep 0.1; done
+  {
+    printf 'serverAddr = "127.0.0.1"\nserverPort = %s\nauth.token = "bench"\n\n[[proxies]]\nname = "echo"\ntype = "tcp"\nlocalIP = "127.0.0.1"\nlocalPort = %s\nremotePort = %s\n' \
+      "$bind" "$echo_port" "$remote"
+    local i=1
+    for p in $extra; do
+      printf '\n[[proxies]]\nname = "idle%s"\ntype = "tcp"\nlocalIP = "127.0.0.1"\nlocalPort = %s\nremotePort = %s\n' "$i" "$echo_port" "$p"
+      i=$((i + 1))
+    done
+  } > "$work/frpc.toml"
+  start_pair "$frps" "$frpc"
+  for _ in $(seq 100); do [ "$(grep -c "start proxy success" "$work/frpc.log")" -ge 100 ] && break; sleep 0.1; done
+  local s=$frps_pid c=$frpc_pid
   python3 - "$name" "$remote" "$echo_port" "$s" "$c" "$secs" "${counts[@]}" <<'PY'
 import socket, sys, threading, time
 
@@ -94,9 +99,9 @@ def rate(port):
     for t in ts: t.join()
     return done[0] / secs
 
-time.sleep(1)
+time.sleep(2)
 idle_s, idle_c = rss(spid), rss(cpid)
-print(f"{name}: idle frps {idle_s/1024:.1f} MiB, frpc {idle_c/1024:.1f} MiB")
+print(f"{name}: idle with 100 tcp proxies: frps {idle_s/1024:.1f} MiB, frpc {idle_c/1024:.1f} MiB, together {(idle_s+idle_c)/1024:.1f} MiB")
 for n in counts:
     conns = open_conns(n)
     time.sleep(1)
@@ -111,11 +116,7 @@ for n in counts:
           f"({(s_kb+c_kb-idle_s-idle_c)/1024:+.1f} MiB over idle)")
 print(f"{name}: new connections/s: direct {rate(direct):.0f}, through the proxy {rate(remote):.0f}")
 PY
-  kill "$c" "$s" 2>/dev/null || true
-  wait "$c" "$s" 2>/dev/null || true
+  stop_pair
 }
 
-run_pair ours target/release/frps target/release/frpc
-if [ -n "${FRPS2:-}" ] && [ -n "${FRPC2:-}" ]; then
-  run_pair other "$FRPS2" "$FRPC2"
-fi
+while read -r name frps frpc; do run_pair "$name" "$frps" "$frpc"; done < <(pairs)

@@ -12,19 +12,15 @@
 #   RATE=20000 benches/udp.sh 10 512
 #   FRPS_EXTRA="transport.tcpMux = false" FRPC_COMMON="transport.tcpMux = false" benches/udp.sh 10
 #   FRP_BIN_DIR=target/debug benches/udp.sh 3      # use already built binaries, no release build
+#   FRPS2=/path/to/go/frps FRPC2=/path/to/go/frpc benches/udp.sh 6 1200   # a second pair beside ours
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 size=${2:-1400}
 shift 2 || shift $# || true
 
-bin=${FRP_BIN_DIR:-target/release}
-[ -n "${FRP_BIN_DIR:-}" ] || cargo build --release --locked --bin frps --bin frpc >&2
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. benches/lib.sh
+build_ours
 
 # The local service: counts datagrams starting with "B" until 2 s of silence after the first,
 # then prints {"datagrams", "bytes", "seconds"}; echoes anything else (warm-up probes).
@@ -94,8 +90,8 @@ while time.monotonic() < deadline:
 sys.exit("the udp tunnel did not come up")
 PY
 
-port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-local_port=$(port); bind_port=$(port); remote_port=$(port)
+udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+local_port=$(udp_port); bind_port=$(port); remote_port=$(udp_port)
 
 cat > "$work/frps.toml" <<TOML
 bindAddr = "127.0.0.1"
@@ -108,11 +104,6 @@ TOML
   printf '[[proxies]]\nname = "udpbench"\ntype = "udp"\nlocalIP = "127.0.0.1"\nlocalPort = %s\nremotePort = %s\n' "$local_port" "$remote_port"
   for line in "$@"; do printf '%s\n' "$line"; done
 } > "$work/frpc.toml"
-"$bin/frps" -c "$work/frps.toml" >"$work/frps.log" 2>&1 & pids+=($!)
-sleep 0.3
-"$bin/frpc" -c "$work/frpc.toml" >"$work/frpc.log" 2>&1 & pids+=($!)
-frpc_pid=$!
-
 # One measurement: receiver on the local port, sender at TARGET; prints "sent received loss% Mbit/s".
 measure() {
   local target=$1
@@ -132,10 +123,15 @@ PY
 }
 
 read -r d_sent d_recv d_loss d_mbps < <(measure "$local_port")
-read -r t_sent t_recv t_loss t_mbps < <(measure "$remote_port")
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$frpc_pid/status")
-ratio=$(python3 -c "print('%.2f' % ($t_mbps / $d_mbps if $d_mbps else 0))")
 echo "udp, ${size}-byte datagrams, ${secs} s, offered: ${RATE:-unpaced}${RATE:+ datagrams/s}"
-echo "direct loopback: sent ${d_sent}, received ${d_recv} (loss ${d_loss}%), ${d_mbps} Mbit/s"
-echo "through frp:     sent ${t_sent}, received ${t_recv} (loss ${t_loss}%), ${t_mbps} Mbit/s  (frpc peak RSS ${rss_kb} KiB)"
-echo "ratio:           ${ratio}"
+printf '%-16s sent %8s, received %8s (loss %5s%%), %7s Mbit/s\n' "direct loopback" "$d_sent" "$d_recv" "$d_loss" "$d_mbps"
+while read -r name frps frpc; do
+  start_pair "$frps" "$frpc"
+  before=$(cpu_secs "$frps_pid" "$frpc_pid")
+  read -r t_sent t_recv t_loss t_mbps < <(measure "$remote_port")
+  after=$(cpu_secs "$frps_pid" "$frpc_pid")
+  printf '%-16s sent %8s, received %8s (loss %5s%%), %7s Mbit/s  ratio %.2f  CPU %.1f s  peak RSS frps %s KiB, frpc %s KiB\n' \
+    "$name" "$t_sent" "$t_recv" "$t_loss" "$t_mbps" "$(python3 -c "print($t_mbps / $d_mbps if $d_mbps else 0)")" \
+    "$(python3 -c "print($after - $before)")" "$(hwm_kib "$frps_pid")" "$(hwm_kib "$frpc_pid")"
+  stop_pair
+done < <(pairs)
