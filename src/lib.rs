@@ -11,6 +11,7 @@
 //! - [`service`]: what makes a daemon of them: logging, sd_notify, signals, shutdown, reload.
 //! - [`web`]: the HTTP plumbing of the frps dashboard and the frpc admin API.
 
+pub mod alloc;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -53,10 +54,3 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-// Only for the allocator comparison (benches/allocators.sh); the default is the system's.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
-#[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -96,6 +96,7 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    frp::alloc::configure();
     let once = std::env::args().any(|a| a == "--once");
     let _ = frp::service::logging::init(
         "frp-demo",
