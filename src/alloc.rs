@@ -45,7 +45,10 @@ mod tests {
         super::configure();
         // SAFETY: reading mimalloc's option table.
         unsafe {
-            assert_eq!(libmimalloc_sys::mi_option_get(super::option::PURGE_DELAY), 0);
+            assert_eq!(
+                libmimalloc_sys::mi_option_get(super::option::PURGE_DELAY),
+                0
+            );
             // _mi_option_last of the v3 header these numbers come from.
             assert_eq!(libmimalloc_sys::_mi_option_last, 47);
         }
