@@ -108,7 +108,7 @@ pub fn read_only(cfg: &WebServerConfig) -> bool {
 /// The warning for a [`read_only`] web server (`what`: "dashboard", "admin API"), for the log
 /// at start, `verify` and the systemd status.
 pub fn read_only_warning(cfg: &WebServerConfig, what: &str) -> Option<String> {
-    (cfg.port > 0 && read_only(cfg)).then(|| {
+    served_read_only(cfg).then(|| {
         format!(
             "webServer: the {what} on {} has no password, so it is read-only (no changes, reloads or stops, and no reads that hold secrets); set webServer.password, bind it to 127.0.0.1, or set webServer.allowNoAuth = true for full access",
             cfg.addr
@@ -118,11 +118,16 @@ pub fn read_only_warning(cfg: &WebServerConfig, what: &str) -> Option<String> {
 
 /// What the systemd `STATUS=` line adds for a [`read_only`] web server.
 pub fn status_note(cfg: &WebServerConfig, what: &str) -> String {
-    if cfg.port > 0 && read_only(cfg) {
+    if served_read_only(cfg) {
         format!("; {what} read-only: no password")
     } else {
         String::new()
     }
+}
+
+/// A web server that is configured (a port) and [`read_only`].
+fn served_read_only(cfg: &WebServerConfig) -> bool {
+    cfg.port > 0 && read_only(cfg)
 }
 
 /// The answer to a change, or a read that holds a secret, on a [`read_only`] web server:

@@ -80,18 +80,26 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
     let retry = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(retry);
     // Register every proxy at once; later, changes (reload, health checks) and retries do.
-    send_due(&session, &out).await;
+    // Looked up again only after what can move a proxy into or out of waiting: sending
+    // NewProxy, and frps's answer to it (not on every message: ReqWorkConn comes per user
+    // connection).
+    let mut retry_at = send_due(&session, &out).await;
 
     let end = loop {
-        let retry_at = session.proxies.next_retry();
-        if let Some(at) = retry_at {
-            retry.as_mut().reset(at.into());
+        if let Some(at) = retry_at.map(tokio::time::Instant::from_std) {
+            if retry.deadline() != at {
+                retry.as_mut().reset(at);
+            }
         }
         tokio::select! {
             m = msgs.recv() => match m {
                 Some(Ok(m)) => {
+                    let answer = matches!(m, Message::NewProxyResp(_));
                     if let Some(end) = handle_msg(&session, m, &mut last_pong) {
                         break end;
+                    }
+                    if answer {
+                        retry_at = session.proxies.next_retry();
                     }
                 }
                 Some(Err(e)) => {
@@ -104,7 +112,7 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
                 }
                 None => break End::Lost,
             },
-            _ = &mut retry, if retry_at.is_some() => send_due(&session, &out).await,
+            _ = &mut retry, if retry_at.is_some() => retry_at = send_due(&session, &out).await,
             _ = session.proxies.changed.notified() => {
                 // A reload or a health check: close what went away, changed or failed its
                 // check, then register what is new or healthy again.
@@ -114,7 +122,7 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
                         .send(Message::CloseProxy(msg::CloseProxy { proxy_name: name }))
                         .await;
                 }
-                send_due(&session, &out).await;
+                retry_at = send_due(&session, &out).await;
                 notify::status(&session.status_line());
             }
             _ = heartbeat.tick(), if hb_interval > 0 => {
@@ -186,13 +194,15 @@ pub async fn run(session: Arc<Session>, control: BoxStream, stop: &Shutdown) -> 
     end
 }
 
-async fn send_due(session: &Session, out: &mpsc::Sender<Message>) {
+/// Send NewProxy for every proxy due; then when the next one waiting is due again.
+async fn send_due(session: &Session, out: &mpsc::Sender<Message>) -> Option<Instant> {
     for p in session.proxies.due() {
         debug!(proxy_name = %p.proxy_name, "send NewProxy");
         if out.send(Message::NewProxy(p)).await.is_err() {
             break;
         }
     }
+    session.proxies.next_retry()
 }
 
 fn ping(cfg: &ClientConfig) -> msg::Ping {

@@ -64,6 +64,17 @@ struct Entry {
     plugin: Option<Arc<Plugin>>,
 }
 
+impl Entry {
+    /// When a proxy waiting on frps is sent again: no answer yet, or refused.
+    fn retry_at(&self) -> Option<Instant> {
+        match self.status {
+            Status::WaitStart => Some(self.since + WAIT_START_RETRY),
+            Status::StartError => Some(self.since + START_ERROR_RETRY),
+            _ => None,
+        }
+    }
+}
+
 /// The proxies of this frpc, shared by the control loop and work-connection tasks.
 pub struct Proxies {
     /// Handed to health checks, which report back here.
@@ -352,9 +363,7 @@ impl Proxies {
             let due = e.healthy
                 && match e.status {
                     Status::New | Status::CheckFailed => true,
-                    Status::WaitStart => e.since.elapsed() >= WAIT_START_RETRY,
-                    Status::StartError => e.since.elapsed() >= START_ERROR_RETRY,
-                    Status::Running | Status::Closed => false,
+                    _ => e.retry_at().is_some_and(|at| at <= Instant::now()),
                 };
             if due {
                 e.status = Status::WaitStart;
@@ -371,11 +380,7 @@ impl Proxies {
         lock(&self.entries)
             .values()
             .filter(|e| e.healthy)
-            .filter_map(|e| match e.status {
-                Status::WaitStart => Some(e.since + WAIT_START_RETRY),
-                Status::StartError => Some(e.since + START_ERROR_RETRY),
-                _ => None,
-            })
+            .filter_map(Entry::retry_at)
             .min()
     }
 

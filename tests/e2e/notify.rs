@@ -5,29 +5,9 @@ use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-
-/// Collect datagrams until `until` matches one or the timeout passes.
-fn collect(sock: &UnixDatagram, until: &dyn Fn(&str) -> bool, timeout: Duration) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while Instant::now() < deadline {
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        if let Ok(n) = sock.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            let done = until(&msg);
-            out.push(msg);
-            if done {
-                break;
-            }
-        }
-    }
-    out
-}
 
 /// CLOCK_MONOTONIC in microseconds, read the way systemd does (through /proc/uptime would be
 /// CLOCK_BOOTTIME, which differs after a suspend).

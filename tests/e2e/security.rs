@@ -5,7 +5,6 @@ use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use frp::proto::crypto::{auth_key, derive_key};
@@ -434,44 +433,13 @@ fn frpc_refuses_names_with_control_characters_in_its_config() {
             "[[visitors]]\nname = \"v\\tx\"\ntype = \"stcp\"\nserverName = \"s\"\nsecretKey = \"k\"\nbindPort = 9000\n",
         ),
     ] {
-        let path = dir.path().join("frpc.toml");
-        std::fs::write(&path, format!("serverAddr = \"127.0.0.1\"\n{toml}")).unwrap();
-        let out = Command::new(frpc_bin())
-            .args(["verify", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{toml}");
+        let config = format!("serverAddr = \"127.0.0.1\"\n{toml}");
+        let (ok, err) = verify(frpc_bin(), dir.path(), "frpc.toml", &config);
+        assert!(!ok, "{toml}");
         assert!(err.contains(what), "want {what:?} in:\n{err}");
         assert!(err.contains("frpc.toml"), "the file is named: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     }
-}
-
-/// Start `bin` with `config` (file name `name`) and a notify socket; the daemon and the STATUS
-/// of its first READY.
-fn start_notified(bin: &str, name: &str, config: &str) -> (Daemon, String) {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let sock_path = dir.path().join("notify");
-    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let d = Daemon::start_with_env(
-        dir.clone(),
-        bin,
-        name,
-        config,
-        &[("NOTIFY_SOCKET", sock_path.as_os_str())],
-    );
-    let ready = poll_for(UP, || {
-        let mut buf = [0u8; 4096];
-        let n = sock.recv(&mut buf).ok()?;
-        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-        msg.contains("READY=1").then_some(msg)
-    })
-    .unwrap_or_else(|| panic!("no READY=1:\n{}", d.log_text()));
-    (d, ready)
 }
 
 /// `verify` of `config` (file name `name`): exit success and its stderr.
@@ -491,6 +459,23 @@ fn verify(bin: &str, dir: &std::path::Path, name: &str, config: &str) -> (bool, 
 
 const READ_ONLY_WARNING: &str = "has no password, so it is read-only";
 
+/// `verify` accepts the config and warns that `what` on 0.0.0.0 will be read-only.
+fn assert_verify_warns_read_only(
+    bin: &str,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+    what: &str,
+) {
+    let (ok, err) = verify(bin, dir, name, config);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("WARNING: webServer: the {what} on 0.0.0.0"))
+            && err.contains(READ_ONLY_WARNING),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_dashboard_without_a_password_on_a_public_address_starts_read_only() {
     // The frps.ini of many guides: dashboard on every address, no password. frp serves it
@@ -500,13 +485,7 @@ fn a_dashboard_without_a_password_on_a_public_address_starts_read_only() {
         "[common]\nbind_addr = 127.0.0.1\nbind_port = {bind}\ntoken = t\ndashboard_addr = 0.0.0.0\ndashboard_port = {dash}\nenable_prometheus = true\n"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (ok, err) = verify(frps_bin(), dir.path(), "frps.ini", &ini);
-    assert!(ok, "{err}");
-    assert!(
-        err.contains("WARNING: webServer: the dashboard on 0.0.0.0")
-            && err.contains(READ_ONLY_WARNING),
-        "{err}"
-    );
+    assert_verify_warns_read_only(frps_bin(), dir.path(), "frps.ini", &ini, "dashboard");
     let (frps, ready) = start_notified(frps_bin(), "frps.ini", &ini);
     assert!(
         ready.contains("dashboard read-only: no password"),
@@ -570,13 +549,7 @@ fn an_admin_api_without_a_password_on_a_public_address_starts_read_only() {
         ))
         .to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (ok, err) = verify(frpc_bin(), dir.path(), "frpc.toml", &toml);
-    assert!(ok, "{err}");
-    assert!(
-        err.contains("WARNING: webServer: the admin API on 0.0.0.0")
-            && err.contains(READ_ONLY_WARNING),
-        "{err}"
-    );
+    assert_verify_warns_read_only(frpc_bin(), dir.path(), "frpc.toml", &toml, "admin API");
     let (mut frpc, ready) = start_notified(frpc_bin(), "frpc.toml", &toml);
     assert!(
         ready.contains("admin API read-only: no password"),

@@ -7,12 +7,14 @@ pub mod backend;
 pub mod config;
 pub mod memory;
 pub mod netns;
+pub mod notify_socket;
 pub mod ports;
 pub mod udp;
 pub mod wait;
 
 pub use config::{FrpcToml, FrpsToml, Proxy, Visitor};
 pub use memory::{allow_open_files, rss_kib, settled_rss_kib};
+pub use notify_socket::{collect, start_notified};
 pub use ports::{next_port, next_port_block, next_ports};
 pub use wait::{poll, poll_for, wait_until};
 
