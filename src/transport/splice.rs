@@ -8,7 +8,6 @@
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -17,8 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// frames.
 pub const SPLICE_BUF: usize = 64 * 1024;
 
-/// Buffers the pool keeps for reuse when they come back; more are freed (4 MiB at most kept).
-const POOL_KEEP: usize = 64;
+/// Buffers a thread's pool keeps for reuse when they come back; more are freed (at most 2 MiB
+/// kept per runtime thread).
+const POOL_KEEP: usize = 32;
 
 /// Returns (bytes a→b, bytes b→a). Each side's EOF shuts down writing on the other side, so
 /// half-closed connections keep working in the other direction.
@@ -128,23 +128,30 @@ impl Drop for Direction {
     }
 }
 
-/// The copy buffers not lent out. One lock per borrow and per return; on the single-threaded
-/// runtime it is never contended.
+/// The copy buffers not lent out, one pool per thread: a borrow and a return (each time a
+/// direction runs out of bytes to read) take no lock and stay on one core's cache. A buffer
+/// returned on another worker thread than it was taken on simply joins that thread's pool.
 mod pool {
     use super::*;
+    use std::cell::RefCell;
 
-    static FREE: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+    thread_local! {
+        static FREE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    }
 
     pub(super) fn take() -> Box<[u8]> {
-        let pooled = FREE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let pooled = FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten();
         pooled.unwrap_or_else(|| vec![0u8; SPLICE_BUF].into_boxed_slice())
     }
 
     pub(super) fn give(buf: Box<[u8]>) {
-        let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
-        if free.len() < POOL_KEEP {
-            free.push(buf);
-        }
+        // At thread exit the pool is gone: the buffer is then simply freed.
+        let _ = FREE.try_with(|f| {
+            let mut free = f.borrow_mut();
+            if free.len() < POOL_KEEP {
+                free.push(buf);
+            }
+        });
     }
 }
 
