@@ -161,19 +161,22 @@ pub struct WebListener {
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
+/// `webServer.tls`'s certificate and key, read: HTTPS, or `None` for plain HTTP.
+pub fn tls_acceptor(cfg: &WebServerConfig) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+    let Some(t) = &cfg.tls else {
+        return Ok(None);
+    };
+    let c = crate::transport::tls::server_config(&t.cert_file, &t.key_file, "")
+        .map_err(|e| anyhow::anyhow!("webServer.tls: {e}"))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(c)))
+}
+
 /// Check and bind `webServer.addr:port`.
 pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<WebListener> {
     if let Some(w) = read_only_warning(cfg, what) {
         warn!("{w}");
     }
-    let tls = match &cfg.tls {
-        None => None,
-        Some(t) => {
-            let c = crate::transport::tls::server_config(&t.cert_file, &t.key_file, "")
-                .map_err(|e| anyhow::anyhow!("webServer.tls: {e}"))?;
-            Some(tokio_rustls::TlsAcceptor::from(c))
-        }
-    };
+    let tls = tls_acceptor(cfg)?;
     let port = u16::try_from(cfg.port)
         .map_err(|_| anyhow::anyhow!("webServer.port: invalid port {}", cfg.port))?;
     let l = crate::transport::tcp::listen(&cfg.addr, port)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::load::{load_client_with, ConfigSource, LoadOptions};
+use crate::config::load::{load_client_to_run, load_client_with, ConfigSource, LoadOptions};
 use crate::config::proxy::{ProxyConfig, VisitorConfig};
 use crate::config::ClientConfig;
 
@@ -498,7 +498,14 @@ pub fn main() -> ExitCode {
     }
     let (cfg, warnings) = match &cli.command {
         Some(Command::Verify) => {
-            return match load_client_with(&cli.config, opts) {
+            let loaded = load_client_to_run(&cli.config, opts)
+                .map_err(anyhow::Error::from)
+                .and_then(|(cfg, report)| {
+                    crate::client::service::check_files(&cfg)
+                        .map_err(|e| anyhow::anyhow!("{}: {e:#}", cli.config.display()))?;
+                    Ok((cfg, report))
+                });
+            return match loaded {
                 Ok((cfg, report)) => {
                     for w in report.warnings {
                         eprintln!("WARNING: {w}");
@@ -531,11 +538,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         Some(cmd) => match quick_start_config(cmd) {
-            Some(Ok(mut c)) => match c.validate() {
-                Ok(()) => {
-                    c.complete();
-                    (c, Vec::new())
-                }
+            Some(Ok(mut c)) => match c.validate().and_then(|()| {
+                c.complete();
+                crate::config::support::client(&c)
+            }) {
+                Ok(()) => (c, Vec::new()),
                 Err(e) => {
                     eprintln!("frpc: {e}");
                     return ExitCode::FAILURE;
@@ -550,7 +557,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        None => match load_client_with(&cli.config, opts) {
+        None => match load_client_to_run(&cli.config, opts) {
             Ok((c, report)) => (c, report.warnings),
             Err(e) => {
                 eprintln!("frpc: {e}");
@@ -638,7 +645,7 @@ fn run_config_dir(dir: &std::path::Path, opts: LoadOptions) -> ExitCode {
     files.sort();
     let mut configs = Vec::new();
     for f in &files {
-        match load_client_with(f, opts) {
+        match load_client_to_run(f, opts) {
             Ok((c, _)) => configs.push((
                 c,
                 ConfigSource {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::load::{load_server_with, ConfigSource, LoadOptions};
+use crate::config::load::{load_server_to_run, ConfigSource, LoadOptions};
 use crate::config::types::parse_port_ranges;
 use crate::config::ServerConfig;
 
@@ -218,7 +218,14 @@ pub fn main() -> ExitCode {
             println!("frps: the configuration file is not specified");
             return ExitCode::SUCCESS;
         };
-        return match load_server_with(&path, opts) {
+        let loaded = load_server_to_run(&path, opts)
+            .map_err(anyhow::Error::from)
+            .and_then(|(cfg, report)| {
+                crate::server::check_files(&cfg)
+                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+                Ok((cfg, report))
+            });
+        return match loaded {
             Ok((cfg, report)) => {
                 for w in report.warnings {
                     eprintln!("WARNING: {w}");
@@ -239,14 +246,18 @@ pub fn main() -> ExitCode {
         };
     }
     let (cfg, warnings) = match &cli.config {
-        Some(path) => match load_server_with(path, opts) {
+        Some(path) => match load_server_to_run(path, opts) {
             Ok((c, report)) => (c, report.warnings),
             Err(e) => {
                 eprintln!("frps: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => match cli.flags.to_config() {
+        None => match cli
+            .flags
+            .to_config()
+            .and_then(|c| crate::config::support::server(&c).map(|()| c))
+        {
             Ok(c) => (c, Vec::new()),
             Err(e) => {
                 eprintln!("frps: {e}");

@@ -185,7 +185,7 @@ impl Proxies {
                 p.set_health(&checked, healthy);
             }
         });
-        // check_supported built it once already, so this fails only if a file changed since.
+        // service::check_files built it once already, so this fails only if a file changed since.
         let plugin = c.plugin.as_ref().and_then(|o| match Plugin::new(o) {
             Ok(p) => Some(Arc::new(p)),
             Err(e) => {

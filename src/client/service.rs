@@ -53,8 +53,7 @@ struct Reloaded {
 
 impl Client {
     fn new(cfg: ClientConfig, source: Option<ConfigSource>) -> anyhow::Result<Client> {
-        check_supported(&cfg)?;
-        let tls = build_tls(&cfg)?;
+        let tls = check_files(&cfg)?;
         let cfg = Arc::new(cfg);
         Ok(Client {
             key: derive_key(cfg.auth.token.as_bytes()),
@@ -100,8 +99,7 @@ impl Client {
         let new = match source
             .load_client()
             .map_err(anyhow::Error::from)
-            .and_then(|(cfg, _)| check_supported(&cfg).map(|()| cfg))
-            .and_then(|cfg| build_tls(&cfg).map(|tls| (cfg, tls)))
+            .and_then(|(cfg, _)| check_files(&cfg).map(|tls| (cfg, tls)))
         {
             Ok(new) => new,
             Err(e) => {
@@ -377,65 +375,21 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(f)
 }
 
-fn check_supported(cfg: &ClientConfig) -> anyhow::Result<()> {
-    if cfg.transport.protocol != "tcp" {
-        anyhow::bail!(
-            "transport.protocol = {} is not supported by this frpc build yet",
-            cfg.transport.protocol
-        );
-    }
-    if !cfg.transport.proxy_url.is_empty() {
-        anyhow::bail!("transport.proxyURL is not supported by this frpc build yet");
-    }
-    if cfg.auth.method == "oidc" {
-        anyhow::bail!("auth.method = oidc is not supported by this frpc build yet");
-    }
-    if !cfg.dns_server.is_empty() {
-        anyhow::bail!("dnsServer is not supported by this frpc build yet");
-    }
-    if !cfg.virtual_net.address.is_empty() {
-        anyhow::bail!("virtualNet.address is not supported by this frpc build yet");
-    }
-    for v in &cfg.visitors {
-        if !matches!(v.kind.as_str(), "stcp" | "sudp" | "xtcp") {
-            anyhow::bail!(
-                "visitor [{}]: type {} is not supported by this frpc build yet",
-                v.name,
-                v.kind
-            );
-        }
-        if v.plugin.is_some() {
-            anyhow::bail!(
-                "visitor [{}]: visitor plugins are not supported by this frpc build yet",
-                v.name
-            );
-        }
-    }
+/// What start and a reload refuse beyond the config's own checks (which loading ran): plugins
+/// whose options or files are wrong, certificates and keys that cannot be read. `frpc verify`
+/// runs it too. Gives the TLS configuration for frps, if TLS is on.
+pub fn check_files(cfg: &ClientConfig) -> anyhow::Result<Option<Arc<ClientTls>>> {
     for p in &cfg.proxies {
-        if !matches!(
-            p.kind.as_str(),
-            "tcp" | "udp" | "http" | "https" | "tcpmux" | "stcp" | "sudp" | "xtcp"
-        ) {
-            anyhow::bail!(
-                "proxy [{}]: type {} is not supported by this frpc build yet",
-                p.name,
-                p.kind
-            );
-        }
         if let Some(opts) = &p.plugin {
             let kind = crate::client::plugin::kind(opts);
-            if kind == "virtual_net" {
-                anyhow::bail!(
-                    "proxy [{}]: plugin virtual_net is not supported by this frpc build yet",
-                    p.name
-                );
-            }
-            // Built here too so a missing certificate or a bad option fails the start or reload.
             crate::client::plugin::Plugin::new(opts)
                 .map_err(|e| anyhow::anyhow!("proxy [{}]: plugin {kind}: {e}", p.name))?;
         }
     }
-    Ok(())
+    if cfg.web_server.port != 0 {
+        crate::web::tls_acceptor(&cfg.web_server)?;
+    }
+    build_tls(cfg)
 }
 
 /// Connect, open the control stream, send Login and read LoginResp (10 s limit).

@@ -73,11 +73,11 @@ pub struct ConfigSource {
 
 impl ConfigSource {
     pub fn load_server(&self) -> Result<(ServerConfig, LoadReport), ConfigError> {
-        load_server_with(&self.path, self.opts)
+        load_server_to_run(&self.path, self.opts)
     }
 
     pub fn load_client(&self) -> Result<(ClientConfig, LoadReport), ConfigError> {
-        load_client_with(&self.path, self.opts)
+        load_client_to_run(&self.path, self.opts)
     }
 }
 
@@ -101,6 +101,28 @@ pub fn load_server(path: &Path) -> Result<ServerConfig, ConfigError> {
 
 pub fn load_client(path: &Path) -> Result<ClientConfig, ConfigError> {
     load_client_with(path, LoadOptions::default()).map(|(c, _)| c)
+}
+
+/// Load a file to run it (start, reload, `verify`): as [`load_server_with`], and refuse what
+/// this build cannot run yet ([`super::support`]), naming the file. The plain loaders read
+/// frp's whole schema.
+pub fn load_server_to_run(
+    path: &Path,
+    opts: LoadOptions,
+) -> Result<(ServerConfig, LoadReport), ConfigError> {
+    let (cfg, report) = load_server_with(path, opts)?;
+    super::support::server(&cfg).map_err(|m| ConfigError::invalid(path, m))?;
+    Ok((cfg, report))
+}
+
+/// The client's [`load_server_to_run`].
+pub fn load_client_to_run(
+    path: &Path,
+    opts: LoadOptions,
+) -> Result<(ClientConfig, LoadReport), ConfigError> {
+    let (cfg, report) = load_client_with(path, opts)?;
+    super::support::client(&cfg).map_err(|m| ConfigError::invalid(path, m))?;
+    Ok((cfg, report))
 }
 
 pub fn load_server_with(

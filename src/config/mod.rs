@@ -10,6 +10,7 @@ pub mod load;
 pub mod normalize;
 pub mod proxy;
 pub mod server;
+pub mod support;
 pub mod template;
 pub mod types;
 

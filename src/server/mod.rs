@@ -71,10 +71,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(cfg: ServerConfig) -> anyhow::Result<Arc<Server>> {
-        let t = &cfg.transport.tls;
-        let tls =
-            crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
-                .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))?;
+        let tls = transport_tls(&cfg)?;
         metrics::mark_start();
         Ok(Arc::new(Server {
             tls,
@@ -138,4 +135,21 @@ impl Server {
 /// here stay consistent between statements, so continuing is safe and keeps the daemon up.
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The TLS server configuration of the bind port (`transport.tls`).
+fn transport_tls(cfg: &ServerConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let t = &cfg.transport.tls;
+    crate::transport::tls::server_config(&t.cert_file, &t.key_file, &t.trusted_ca_file)
+        .map_err(|e| anyhow::anyhow!("transport.tls: {e}"))
+}
+
+/// Read the files the config names (certificates, keys, CAs) as start reads them, so that
+/// `frps verify` refuses what start would.
+pub fn check_files(cfg: &ServerConfig) -> anyhow::Result<()> {
+    transport_tls(cfg)?;
+    if cfg.web_server.port != 0 {
+        crate::web::tls_acceptor(&cfg.web_server)?;
+    }
+    Ok(())
 }

@@ -139,9 +139,6 @@ pub fn reload(server: &Server, source: Option<&ConfigSource>) {
         .filter(|k| restart_only(k))
         .collect();
     keep_restart_only(&old, &mut new);
-    if let Err(e) = super::service::check_supported(&new) {
-        return failed(server, &format!("{e:#}"));
-    }
     let applied = changed_keys(&old, &new);
     if new.log.level != old.log.level {
         if let Err(e) = crate::service::logging::set_level(&new.log.level) {

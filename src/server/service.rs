@@ -34,7 +34,6 @@ pub async fn run(
     let Lifecycle {
         stop, mut reloads, ..
     } = life;
-    check_supported(&cfg)?;
     let server = Server::new(cfg)?;
     let cfg = server.cfg();
     let listener = tcp::listen(&cfg.bind_addr, cfg.bind_port as u16)
@@ -118,26 +117,6 @@ pub async fn run(
         }
     }
     Ok(())
-}
-
-/// Refuse at start (and on reload) the options whose runtime later issues bring, naming the
-/// option.
-pub fn check_supported(cfg: &crate::config::ServerConfig) -> anyhow::Result<()> {
-    let unsupported = [
-        (cfg.kcp_bind_port != 0, "kcpBindPort"),
-        (cfg.quic_bind_port != 0, "quicBindPort"),
-        (
-            cfg.ssh_tunnel_gateway.bind_port != 0,
-            "sshTunnelGateway.bindPort",
-        ),
-        (cfg.auth.method == "oidc", "auth.method = oidc"),
-        (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
-        (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
-    ];
-    match unsupported.iter().find(|(set, _)| *set) {
-        Some((_, name)) => anyhow::bail!("{name} is not supported by this frps build yet"),
-        None => Ok(()),
-    }
 }
 
 /// Which vhost servers share the bind port (frp's rule, protocol.md §2.3: same port, and

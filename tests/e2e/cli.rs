@@ -112,26 +112,117 @@ fn admin_commands_need_the_admin_api_configured() {
     }
 }
 
+/// `verify` gives the answer start gives: every option this build cannot run and every file the
+/// config names that cannot be read is refused by both, with the same words and the file named.
 #[test]
-fn verify_reports_ok_and_unbuilt_features_are_refused_at_start() {
+fn verify_refuses_exactly_what_start_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("frpc.toml");
-    std::fs::write(&p, "serverPort = 1\ndnsServer = \"10.0.0.53\"\n[[proxies]]\nname = \"s\"\ntype = \"xtcp\"\nlocalPort = 22\nsecretKey = \"k\"\n").unwrap();
-    let out = Command::new(frpc_bin())
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.display();
+    let frps_cases = [
+        ("kcpBindPort = 7000\n", "kcpBindPort is not supported"),
+        ("quicBindPort = 7000\n", "quicBindPort is not supported"),
+        (
+            "auth.method = \"oidc\"\n",
+            "auth.method = oidc is not supported",
+        ),
+        (
+            "sshTunnelGateway.bindPort = 2200\n",
+            "sshTunnelGateway.bindPort is not supported",
+        ),
+        (
+            "webServer.pprofEnable = true\n",
+            "webServer.pprofEnable is not supported",
+        ),
+        (
+            &format!(
+                "transport.tls.certFile = \"{missing}\"\ntransport.tls.keyFile = \"{missing}\"\n"
+            ),
+            "transport.tls: ",
+        ),
+    ];
+    for (i, (body, refusal)) in frps_cases.iter().enumerate() {
+        let path = dir.path().join(format!("frps{i}.toml"));
+        let body = format!(
+            "bindAddr = \"127.0.0.1\"\nbindPort = {}\n{body}",
+            next_port()
+        );
+        std::fs::write(&path, body).unwrap();
+        assert_same_refusal(frps_bin(), &path, refusal);
+    }
+    let frpc_cases = [
+        ("dnsServer = \"10.0.0.53\"\n", "dnsServer is not supported"),
+        ("transport.protocol = \"kcp\"\n", "transport.protocol = kcp is not supported"),
+        ("transport.proxyURL = \"http://127.0.0.1:3128\"\n", "transport.proxyURL is not supported"),
+        ("virtualNet.address = \"100.86.0.1/24\"\n", "virtualNet.address is not supported"),
+        (
+            "[[visitors]]\nname = \"v\"\ntype = \"xtcp\"\nserverName = \"s\"\nsecretKey = \"k\"\nbindPort = 6000\nprotocol = \"kcp\"\n",
+            "visitor [v]: protocol kcp is not supported",
+        ),
+        (
+            "[[proxies]]\nname = \"p\"\ntype = \"tcp\"\nremotePort = 6000\n[proxies.plugin]\ntype = \"https2http\"\nlocalAddr = \"127.0.0.1:80\"\ncrtPath = \"/nonexistent.crt\"\nkeyPath = \"/nonexistent.key\"\n",
+            "proxy [p]: plugin https2http: ",
+        ),
+        (
+            &format!("transport.tls.certFile = \"{missing}\"\ntransport.tls.keyFile = \"{missing}\"\n"),
+            "transport.tls: ",
+        ),
+    ];
+    for (i, (body, refusal)) in frpc_cases.iter().enumerate() {
+        let path = dir.path().join(format!("frpc{i}.toml"));
+        let body = format!(
+            "serverAddr = \"127.0.0.1\"\nserverPort = {}\nloginFailExit = true\n{body}",
+            next_port()
+        );
+        std::fs::write(&path, body).unwrap();
+        assert_same_refusal(frpc_bin(), &path, refusal);
+    }
+}
+
+/// `BIN verify -c PATH` and `BIN -c PATH` both fail, each naming `refusal` once.
+fn assert_same_refusal(bin: &str, path: &std::path::Path, refusal: &str) {
+    let name = std::path::Path::new(bin)
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let verify = Command::new(bin)
         .args(["verify", "-c"])
-        .arg(&p)
+        .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("syntax is ok"));
-    let out = Command::new(frpc_bin()).arg("-c").arg(&p).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let verify_err = String::from_utf8_lossy(&verify.stderr);
     assert!(
-        err.contains("dnsServer") && err.contains("not supported"),
-        "{err}"
+        !verify.status.success(),
+        "{name} verify {}: {verify_err}",
+        path.display()
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        verify_err.contains(refusal) && verify_err.contains(&*path.to_string_lossy()),
+        "{name} verify names the file and {refusal:?}: {verify_err}"
+    );
+    let mut start = Command::new(bin)
+        .arg("-c")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = poll_for(Duration::from_secs(10), || start.try_wait().ok().flatten());
+    if status.is_none() {
+        let _ = start.kill();
+    }
+    let out = start.wait_with_output().unwrap();
+    let start_err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{name} -c {}: {start_err}",
+        path.display()
+    );
+    assert!(
+        start_err.contains(refusal),
+        "{name} start refuses with {refusal:?}: {start_err}"
+    );
 }
 
 #[test]

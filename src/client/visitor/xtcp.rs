@@ -35,14 +35,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Refuses anything but `protocol = "quic"`, binds the listener and starts the tunnel keeper.
+/// Binds the listener and starts the tunnel keeper (over quic: loading refused the others).
 pub fn start(cfg: &Arc<VisitorConfig>, ctx: Ctx) -> Result<Started, String> {
-    let protocol = cfg.protocol.as_deref().unwrap_or("quic");
-    if protocol != "quic" {
-        return Err(format!(
-            "xtcp protocol {protocol} is not supported by this frpc build (only quic)"
-        ));
-    }
     let listener = super::bind_listener(cfg, "xtcp")?;
     let t = Arc::new(Tunnel {
         cfg: cfg.clone(),
