@@ -2,6 +2,7 @@
 //! read-only rule for a server without a password, HTTP basic auth compared in constant time,
 //! plain responses, bounded bodies.
 
+use crate::transport::accept::{Accepted, Acceptor};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
@@ -19,7 +20,6 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::config::types::WebServerConfig;
@@ -155,9 +155,14 @@ pub fn with_read_only_banner(page: &str, cfg: &WebServerConfig) -> String {
 /// Where a page wants the read-only banner.
 pub const READ_ONLY_MARK: &str = "<!--read-only-banner-->";
 
+/// Connections a web server (dashboard, admin API) keeps open at once: far more than its users
+/// need, and a bound on what a flood of idle connections can hold (each has hyper's buffers
+/// for up to the 60 s header timeout). Past it, new connections wait in the kernel's queue.
+const MAX_CONNECTIONS: usize = 1024;
+
 /// A bound web server: plain HTTP, or HTTPS with `webServer.tls`.
 pub struct WebListener {
-    listener: TcpListener,
+    listener: Acceptor,
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
@@ -189,27 +194,26 @@ pub async fn bind(cfg: &WebServerConfig, what: &str) -> anyhow::Result<WebListen
         })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!("{what} listen on {scheme}://{}", l.local_addr()?);
-    Ok(WebListener { listener: l, tls })
+    let listener = Acceptor::new(l, what).with_limit(MAX_CONNECTIONS);
+    Ok(WebListener { listener, tls })
 }
 
 /// Serve HTTP/1.1 on `listener`, one task per connection, until the task is dropped.
-pub async fn serve<H, F>(listener: WebListener, handler: H)
+pub async fn serve<H, F>(mut listener: WebListener, handler: H)
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
     loop {
-        let (stream, peer) = match listener.listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                debug!("web accept error: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let Accepted {
+            stream,
+            peer,
+            permit,
+        } = listener.listener.accept().await;
         let handler = handler.clone();
         let tls = listener.tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let stream: crate::transport::BoxStream = match tls {
                 None => Box::new(stream),
                 Some(acceptor) => {

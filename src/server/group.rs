@@ -3,13 +3,14 @@
 //! connections go to the members in turn. The port is released when the last member leaves.
 //! (http and tcpmux groups share a route instead: see [`super::vhost`].)
 
+use crate::transport::accept::Acceptor;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::proxy::{RunningProxy, Target};
 use super::vhost::{GROUP_AUTH_FAILED, GROUP_PROXY_REPEATED};
@@ -90,6 +91,7 @@ pub fn join(
                 next: AtomicUsize::new(0),
                 cancel: CancellationToken::new(),
             });
+            let listener = Acceptor::new(listener, format!("tcp group [{}]", p.group));
             tokio::spawn(accept_loop(server.clone(), g.clone(), listener));
             groups.insert(p.group.clone(), g.clone());
             g
@@ -128,20 +130,14 @@ fn leave(server: &Server, group_name: &str, group: &Arc<TcpGroup>, proxy_name: &
     info!("tcp group [{group_name}] closed: its last member left");
 }
 
-async fn accept_loop(server: Arc<Server>, group: Arc<TcpGroup>, listener: TcpListener) {
+async fn accept_loop(server: Arc<Server>, group: Arc<TcpGroup>, mut listener: Acceptor) {
     loop {
-        let accepted = tokio::select! {
+        let a = tokio::select! {
             a = listener.accept() => a,
             _ = group.cancel.cancelled() => return,
             _ = server.stopping.cancelled() => return,
         };
-        match accepted {
-            Ok((user, peer)) => dispatch(&server, &group, user, peer),
-            Err(e) => {
-                warn!("tcp group accept error: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
+        dispatch(&server, &group, a.stream, a.peer);
     }
 }
 
@@ -149,7 +145,6 @@ fn dispatch(server: &Arc<Server>, group: &TcpGroup, user: tokio::net::TcpStream,
     let Some(target) = group.pick() else {
         return;
     };
-    let _ = user.set_nodelay(true);
     let dst = user.local_addr().ok();
     let server = server.clone();
     tokio::spawn(async move { target.serve(&server, user, peer, dst).await });

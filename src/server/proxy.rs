@@ -3,6 +3,7 @@
 //! a wrapped work connection of its client. udp proxies live in [`super::udp`], vhost proxies
 //! in [`super::vhost`].
 
+use crate::transport::accept::Acceptor;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -267,6 +268,7 @@ fn start_tcp(
         }
     };
     let cancel = target.ctl.cancel.child_token();
+    let listener = Acceptor::new(listener, format!("proxy [{}]", p.proxy_name));
     let task = tokio::spawn(accept_loop(
         server.clone(),
         target.clone(),
@@ -322,27 +324,18 @@ pub async fn close(server: &Server, name: &str, p: RunningProxy) {
 async fn accept_loop(
     server: Arc<Server>,
     target: Arc<Target>,
-    listener: TcpListener,
+    mut listener: Acceptor,
     cancel: CancellationToken,
 ) {
     loop {
-        let accepted = tokio::select! {
+        let a = tokio::select! {
             a = listener.accept() => a,
             _ = cancel.cancelled() => return,
             _ = server.stopping.cancelled() => return,
         };
-        match accepted {
-            Ok((user, peer)) => {
-                let _ = user.set_nodelay(true);
-                let dst = user.local_addr().ok();
-                let (server, target) = (server.clone(), target.clone());
-                tokio::spawn(async move { target.serve(&server, user, peer, dst).await });
-            }
-            Err(e) => {
-                warn!(proxy_name = %target.name, "accept error: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
+        let dst = a.stream.local_addr().ok();
+        let (server, target) = (server.clone(), target.clone());
+        tokio::spawn(async move { target.serve(&server, a.stream, a.peer, dst).await });
     }
 }
 

@@ -18,6 +18,7 @@ use crate::proto::{self, msg, Message};
 use crate::service::log_limit::LogLimit;
 use crate::service::signals::next_reload;
 use crate::service::{notify, Lifecycle};
+use crate::transport::accept::Acceptor;
 use crate::transport::mux::{self, MuxConfig};
 use crate::transport::prefixed::Prefixed;
 use crate::transport::tls::{sniff, Sniffed};
@@ -45,6 +46,7 @@ pub async fn run(
             )
         })?;
     info!("frps tcp listen on {}", listener.local_addr()?);
+    let mut listener = Acceptor::new(listener, "bind port");
     start_vhost_listeners(&server).await?;
     if cfg.web_server.port > 0 {
         let web = super::web::bind(&cfg.web_server).await?;
@@ -79,17 +81,10 @@ pub async fn run(
                     last_status = line;
                 }
             }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let server = server.clone();
-                    tokio::spawn(async move { handle_conn(server, stream, peer).await });
-                }
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    warn!("accept error: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            a = listener.accept() => {
+                let server = server.clone();
+                tokio::spawn(async move { handle_conn(server, a.stream, a.peer).await });
+            }
             _ = next_reload(&mut reloads) => super::reload::reload(&server, source.as_ref()),
             _ = stop.requested() => break,
         }
@@ -146,7 +141,7 @@ async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
                 "{what} listen on {}",
                 tcp::join_host_port(&addr, port as u16)
             );
-            anyhow::Ok(l)
+            anyhow::Ok(Acceptor::new(l, what))
         }
     };
     if cfg.vhost_http_port > 0 && !http_shared {
@@ -185,27 +180,18 @@ async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
 }
 
 /// Accept on `listener` until frps stops, running `serve` for each connection.
-async fn accept_each<F, Fut>(server: Arc<Server>, listener: tokio::net::TcpListener, serve: F)
+async fn accept_each<F, Fut>(server: Arc<Server>, mut listener: Acceptor, serve: F)
 where
     F: Fn(Arc<Server>, TcpStream, SocketAddr, Option<SocketAddr>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     loop {
-        let accepted = tokio::select! {
+        let a = tokio::select! {
             a = listener.accept() => a,
             _ = server.stopping.cancelled() => return,
         };
-        match accepted {
-            Ok((conn, peer)) => {
-                let _ = conn.set_nodelay(true);
-                let dst = conn.local_addr().ok();
-                tokio::spawn(serve(server.clone(), conn, peer, dst));
-            }
-            Err(e) => {
-                warn!("accept error: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        let dst = a.stream.local_addr().ok();
+        tokio::spawn(serve(server.clone(), a.stream, a.peer, dst));
     }
 }
 

@@ -1,5 +1,6 @@
 //! Transports: TCP dialing, TLS, yamux multiplexing and the per-proxy wrapping layers.
 
+pub mod accept;
 pub mod mux;
 pub mod prefixed;
 pub mod proxy_protocol;

@@ -711,3 +711,69 @@ fn stale_and_replayed_logins_are_warned_about_and_refused_when_asked() {
         assert_eq!(resp.error, "", "a fresh Login a second later");
     });
 }
+
+/// frps's CPU time so far (user + system), from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf only reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// Out of file descriptors, frps's accept loop waits between tries (5 ms doubling to 1 s)
+/// instead of spinning, and accepts again once descriptors are free: a flood of connections
+/// that exhausts them costs little CPU and leaves frps working.
+#[test]
+fn out_of_descriptors_frps_backs_off_and_recovers() {
+    let (bind, remote) = (next_port(), next_port());
+    let frps = FrpsToml::new(bind).start();
+    wait_port(bind, UP);
+    let pid = frps.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + 16,
+        rlim_max: open + 16,
+    };
+    // SAFETY: prlimit on a child we own, with a valid rlimit and no old-value pointer.
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    // Unauthenticated connections, held: frps keeps each up to its 10 s login deadline.
+    let flood: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", bind)).unwrap())
+        .collect();
+    assert!(
+        frps.wait_log("trying again in", UP),
+        "frps reports the failing accept: {}",
+        frps.log_text()
+    );
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_time(pid) - before;
+    assert!(
+        spent < Duration::from_millis(500),
+        "frps spent {spent:?} of CPU in 2 s out of descriptors"
+    );
+    drop(flood);
+    let echo = echo_server();
+    let _frpc = FrpcToml::new(bind)
+        .proxy(Proxy::tcp("t", echo.port, remote))
+        .start();
+    assert!(
+        wait_echo(remote, UP),
+        "frps accepts again once descriptors are free: {}",
+        frps.log_text()
+    );
+}

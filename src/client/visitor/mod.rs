@@ -16,6 +16,7 @@ pub mod stcp;
 pub mod sudp;
 pub mod xtcp;
 
+use crate::transport::accept::{Accepted, Acceptor};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -342,10 +343,7 @@ pub async fn connect(ctx: &Ctx, cfg: &VisitorConfig) -> Result<BoxStream, String
 
 /// The visitor's local listener on `bindAddr:bindPort`; none for a `bindPort` of 0 or below
 /// (a visitor used only as a `fallbackTo` target).
-pub(super) fn bind_listener(
-    cfg: &VisitorConfig,
-    kind: &str,
-) -> Result<Option<tokio::net::TcpListener>, String> {
+pub(super) fn bind_listener(cfg: &VisitorConfig, kind: &str) -> Result<Option<Acceptor>, String> {
     if cfg.bind_port <= 0 {
         return Ok(None);
     }
@@ -354,7 +352,16 @@ pub(super) fn bind_listener(
         .and_then(tokio::net::TcpListener::from_std)
         .map_err(|e| format!("listen on {addr}: {e}"))?;
     tracing::info!(visitor = %cfg.name, "{kind} visitor listen on {addr}");
-    Ok(Some(l))
+    Ok(Some(Acceptor::new(l, format!("visitor [{}]", cfg.name))))
+}
+
+/// The next user connection on a visitor's listener; none ever without one (a visitor with no
+/// `bindPort` only takes connections handed over by another visitor).
+pub(super) async fn accept(l: Option<&mut Acceptor>) -> Accepted {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

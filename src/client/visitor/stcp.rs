@@ -1,9 +1,9 @@
 //! stcp visitors (protocol.md §10.6): every connection accepted on `bindAddr:bindPort` (or
 //! handed over by another visitor) becomes one visitor connection to frps, spliced.
 
+use crate::transport::accept::Acceptor;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -25,25 +25,15 @@ pub fn start(cfg: &Arc<VisitorConfig>, ctx: Ctx) -> Result<Started, String> {
 async fn run(
     cfg: Arc<VisitorConfig>,
     ctx: Ctx,
-    listener: Option<TcpListener>,
+    mut listener: Option<Acceptor>,
     mut handed: mpsc::Receiver<BoxStream>,
 ) {
     loop {
         let user: BoxStream = tokio::select! {
             // Cancel-safe: a connection is never lost between two polls.
-            a = accept(listener.as_ref()) => {
-                match a {
-                    Ok((s, peer)) => {
-                        let _ = s.set_nodelay(true);
-                        debug!(visitor = %cfg.name, remote = %peer, "get a new stcp user connection");
-                        Box::new(s)
-                    }
-                    Err(e) => {
-                        warn!(visitor = %cfg.name, "accept error: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
-                }
+            a = super::accept(listener.as_mut()) => {
+                debug!(visitor = %cfg.name, remote = %a.peer, "get a new stcp user connection");
+                Box::new(a.stream)
             }
             Some(c) = handed.recv() => c,
             _ = ctx.cancel.cancelled() => {
@@ -52,15 +42,6 @@ async fn run(
             }
         };
         tokio::spawn(serve(cfg.clone(), ctx.clone(), user));
-    }
-}
-
-async fn accept(
-    l: Option<&TcpListener>,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
-    match l {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -2,10 +2,10 @@
 //! user connection accepted on `bindAddr:bindPort` is one stream of it. Without a tunnel
 //! (punching failed) a connection goes to the `fallbackTo` visitor, when set.
 
+use crate::transport::accept::Acceptor;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
@@ -51,37 +51,19 @@ pub fn start(cfg: &Arc<VisitorConfig>, ctx: Ctx) -> Result<Started, String> {
     })
 }
 
-async fn run(t: Arc<Tunnel>, listener: Option<TcpListener>) {
+async fn run(t: Arc<Tunnel>, mut listener: Option<Acceptor>) {
     let keeper = tokio::spawn(keep(t.clone()));
     loop {
-        let accepted = tokio::select! {
-            a = accept(listener.as_ref()) => a,
+        let a = tokio::select! {
+            a = super::accept(listener.as_mut()) => a,
             _ = t.ctx.cancel.cancelled() => break,
         };
-        match accepted {
-            Ok((s, peer)) => {
-                let _ = s.set_nodelay(true);
-                debug!(visitor = %t.cfg.name, remote = %peer, "get a new xtcp user connection");
-                tokio::spawn(serve(t.clone(), Box::new(s)));
-            }
-            Err(e) => {
-                warn!(visitor = %t.cfg.name, "accept error: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        debug!(visitor = %t.cfg.name, remote = %a.peer, "get a new xtcp user connection");
+        tokio::spawn(serve(t.clone(), Box::new(a.stream)));
     }
     keeper.abort();
     if let Some(c) = lock(&t.client).take() {
         c.close();
-    }
-}
-
-async fn accept(
-    l: Option<&TcpListener>,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
-    match l {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
     }
 }
 
