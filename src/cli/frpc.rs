@@ -65,6 +65,11 @@ pub enum Command {
     Sudp(SecretCmd),
     /// Run frpc with a single xtcp proxy (or `xtcp visitor`)
     Xtcp(SecretCmd),
+    /// Generate the autocompletion script for the specified shell
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// NAT traversal helpers
     Nathole {
         #[command(subcommand)]
@@ -533,6 +538,7 @@ pub fn main() -> ExitCode {
             });
             return admin_command(cmd.unwrap_or("status"), &cli.config, opts, &a.api_timeout);
         }
+        Some(Command::Completion { shell }) => return super::print_completion::<Cli>(*shell),
         Some(Command::Nathole { .. }) => {
             eprintln!("frpc: nathole discover is not supported by this build yet");
             return ExitCode::FAILURE;

@@ -36,6 +36,11 @@ pub struct Cli {
 pub enum Command {
     /// Verify that the configures is valid
     Verify,
+    /// Generate the autocompletion script for the specified shell
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Used only when no `-c` is given (then defaults fill the rest, as frp does).
@@ -209,6 +214,9 @@ pub fn main() -> ExitCode {
             crate::FRP_PROTOCOL_VERSION
         );
         return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Completion { shell }) = cli.command {
+        return super::print_completion::<Cli>(shell);
     }
     let opts = LoadOptions {
         strict: cli.strict_config,

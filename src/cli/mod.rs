@@ -71,3 +71,12 @@ fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         tokio::runtime::Runtime::new()
     }
 }
+
+/// `frps completion SHELL`, `frpc completion SHELL` (as Go frp's cobra command line has): print
+/// the shell's completion script for the command `C`.
+pub fn print_completion<C: clap::CommandFactory>(shell: clap_complete::Shell) -> ExitCode {
+    let mut cmd = C::command();
+    let name = cmd.get_name().to_string();
+    clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
+    ExitCode::SUCCESS
+}

@@ -253,3 +253,50 @@ fn config_dir_runs_one_client_per_file() {
     let _ = frpc.wait();
     assert!(ok, "both clients of the directory run");
 }
+
+/// `frps completion bash` and `frpc completion bash` print scripts that bash loads and that
+/// complete subcommands (zsh and fish scripts come from the same command line description).
+#[test]
+fn completion_scripts_complete_subcommands_in_bash() {
+    for (bin, name, word, expected) in [
+        (frpc_bin(), "frpc", "rel", "reload"),
+        (frpc_bin(), "frpc", "ver", "verify"),
+        (frps_bin(), "frps", "ver", "verify"),
+    ] {
+        let script = Command::new(bin)
+            .args(["completion", "bash"])
+            .output()
+            .unwrap();
+        assert!(script.status.success());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(name);
+        std::fs::write(&file, &script.stdout).unwrap();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{}'; COMP_WORDS=({name} {word}); COMP_CWORD=1; _{name} {name} {word} {name}; echo \"${{COMPREPLY[@]}}\"",
+                file.display()
+            ))
+            .output()
+            .unwrap();
+        let words = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            words.trim(),
+            expected,
+            "{name} {word}<TAB>: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = Command::new(frps_bin())
+            .args(["completion", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
+    }
+    let out = Command::new(frps_bin())
+        .args(["completion", "tcsh"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unknown shell is refused");
+}
