@@ -1,7 +1,7 @@
 //! Control characters, made harmless. Strings from peers (names, users, run ids, error texts)
 //! and from files end up in log lines and journal fields; a raw newline there forges a log
 //! line, a NUL or an escape sequence confuses whatever reads the log. Every log output escapes
-//! them (see [`crate::service::logging`]), and names and users that contain one are refused
+//! them (see [`crate::daemon::logging`]), and names and users that contain one are refused
 //! where they come in (a newline in a name is never legitimate).
 
 use std::borrow::Cow;

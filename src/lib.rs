@@ -15,11 +15,11 @@ pub mod alloc;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod daemon;
 pub mod escape;
 pub mod nathole;
 pub mod proto;
 pub mod server;
-pub mod service;
 pub mod transport;
 pub mod web;
 

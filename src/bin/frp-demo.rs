@@ -59,8 +59,8 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 
     let server_cfg = frp::config::load_server(&frps_path)?;
     let client_cfg = frp::config::load_client(&frpc_path)?;
-    let (stop, life) = frp::service::Lifecycle::manual();
-    let frps = tokio::spawn(frp::server::service::run(server_cfg, None, life.clone()));
+    let (stop, life) = frp::daemon::Lifecycle::manual();
+    let frps = tokio::spawn(frp::server::run::run(server_cfg, None, life.clone()));
     // Start frpc once frps listens, so its first login (loginFailExit) finds the server.
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", bind_port)).await.is_ok() {
@@ -87,7 +87,7 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
     println!("Through the tunnel: {body}");
     if !once {
         println!("\nTry it:  curl http://127.0.0.1:{remote_port}/   (Ctrl-C to stop)");
-        frp::service::signals::terminate().await;
+        frp::daemon::signals::terminate().await;
     }
     stop.request();
     frpc.await??;
@@ -98,7 +98,7 @@ async fn demo(dir: &Path, once: bool) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     frp::alloc::configure();
     let once = std::env::args().any(|a| a == "--once");
-    let _ = frp::service::logging::init(
+    let _ = frp::daemon::logging::init(
         "frp-demo",
         &frp::config::types::LogConfig {
             level: "info".into(),

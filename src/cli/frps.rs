@@ -276,6 +276,6 @@ pub fn main() -> ExitCode {
     // Started from flags, there is no file to read again on reload.
     let source = cli.config.map(|path| ConfigSource { path, opts });
     super::run_daemon("frps", &cfg.log.clone(), warnings, |life| {
-        crate::server::service::run(cfg, source, life)
+        crate::server::run::run(cfg, source, life)
     })
 }

@@ -2,13 +2,14 @@
 
 pub mod admin_client;
 pub mod frpc;
+pub mod frpc_quick;
 pub mod frps;
 
 use std::future::Future;
 use std::process::ExitCode;
 
 use crate::config::types::LogConfig;
-use crate::service::Lifecycle;
+use crate::daemon::Lifecycle;
 
 /// Start logging, print load warnings, and run a daemon's future on a new runtime with its
 /// signal handlers installed; errors are printed as one line prefixed with the program name.
@@ -21,7 +22,7 @@ pub fn run_daemon<F>(
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    if let Err(e) = crate::service::logging::init(prog, log) {
+    if let Err(e) = crate::daemon::logging::init(prog, log) {
         eprintln!("{prog}: {e}");
         return ExitCode::FAILURE;
     }
@@ -38,7 +39,7 @@ where
     let result = rt.block_on(async {
         let life = Lifecycle::from_signals()
             .map_err(|e| anyhow::anyhow!("cannot install signal handlers: {e}"))?;
-        crate::service::memory::spawn_trimmer();
+        crate::daemon::memory::spawn_trimmer();
         run(life).await
     });
     // Tasks still running (connections cut by a forced stop) must not hold the exit up.

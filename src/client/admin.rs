@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::proxy::{Proxies, ProxyStatus};
 use crate::config::ClientConfig;
-use crate::service::shutdown::ShutdownTrigger;
+use crate::daemon::shutdown::ShutdownTrigger;
 use crate::web::{self, Resp};
 
 /// The status page: one self-contained file (no build step, nothing fetched from elsewhere).

@@ -10,14 +10,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::connector::Connector;
-use super::proxy::{self, Proxies};
+use super::proxy::Proxies;
 use crate::config::types::AuthScope;
 use crate::config::ClientConfig;
+use crate::daemon::notify;
+use crate::daemon::shutdown::Shutdown;
 use crate::proto::crypto::auth_key;
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod};
-use crate::service::notify;
-use crate::service::shutdown::Shutdown;
 use crate::transport::wrap::CryptoStream;
 use crate::transport::BoxStream;
 
@@ -288,11 +288,18 @@ async fn work_conn(s: &Arc<Session>) {
         return;
     }
     if let Some(cfg) = s.proxies.xtcp_config(&start.proxy_name) {
-        super::xtcp::serve_owner(s.clone(), conn, cfg).await;
+        super::xtcp::serve_owner(
+            s.nathole.clone(),
+            s.cfg.clone(),
+            s.cancel.clone(),
+            conn,
+            cfg,
+        )
+        .await;
         return;
     }
     let udp_packet_size = s.cfg.udp_packet_size.clamp(0, 65535) as usize;
-    proxy::serve_work_conn(&s.proxies, &s.key, conn, start, udp_packet_size).await;
+    super::work_conn::serve(&s.proxies, &s.key, conn, start, udp_packet_size).await;
 }
 
 async fn write_loop(mut w: WriteHalf<Encrypted>, mut rx: mpsc::Receiver<Message>) {

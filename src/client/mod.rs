@@ -16,12 +16,13 @@ pub mod control;
 pub mod health;
 pub mod plugin;
 pub mod proxy;
-pub mod service;
+pub mod run;
 pub mod udp;
 pub mod visitor;
+pub mod work_conn;
 pub mod xtcp;
 
-pub use service::run;
+pub use run::run;
 
 /// Go's `GOOS` name for this platform, as frpc reports it in Login.
 pub fn go_os() -> &'static str {

@@ -2,23 +2,19 @@
 //! and what happens on a work connection once StartWorkConn names them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use super::plugin::{ConnInfo, Plugin};
+use super::plugin::Plugin;
 use crate::config::ProxyConfig;
 use crate::proto::msg;
-use crate::transport::proxy_protocol::{self, Version};
-use crate::transport::wrap::{self, LimitedStream, Limiter};
-use crate::transport::{splice, tcp, BoxStream};
+use crate::transport::tcp;
+use crate::transport::wrap::{self, Limiter};
 
-const LOCAL_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// A NewProxy unanswered this long is sent again.
 const WAIT_START_RETRY: Duration = Duration::from_secs(20);
 /// A refused proxy is retried this often.
@@ -90,7 +86,7 @@ pub struct Proxies {
     /// A session with frps is up (the admin API's status is empty otherwise, as in frp).
     online: AtomicBool,
     /// The live work connection of each udp proxy.
-    udp: super::udp::Current,
+    pub(super) udp: super::udp::Current,
 }
 
 /// One proxy in frpc's admin API `GET /api/status` (apis.md §4); every key always present.
@@ -129,7 +125,7 @@ impl Diff {
 }
 
 /// Counts the work connection as active while alive.
-struct ActiveGuard<'a>(&'a AtomicUsize);
+pub(super) struct ActiveGuard<'a>(&'a AtomicUsize);
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
@@ -185,7 +181,7 @@ impl Proxies {
                 p.set_health(&checked, healthy);
             }
         });
-        // service::check_files built it once already, so this fails only if a file changed since.
+        // run::check_files built it once already, so this fails only if a file changed since.
         let plugin = c.plugin.as_ref().and_then(|o| match Plugin::new(o) {
             Ok(p) => Some(Arc::new(p)),
             Err(e) => {
@@ -424,8 +420,15 @@ impl Proxies {
         (e.status == Status::Running && e.cfg.kind == "xtcp").then(|| e.cfg.clone())
     }
 
+    /// Counts one work connection as being served until the guard drops.
+    pub(super) fn active_guard(&self) -> ActiveGuard<'_> {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(&self.active)
+    }
+
+    /// A running proxy's config, client-mode limiter and plugin.
     #[allow(clippy::type_complexity)]
-    fn running(
+    pub(super) fn running(
         &self,
         name: &str,
     ) -> Option<(Arc<ProxyConfig>, Option<Arc<Limiter>>, Option<Arc<Plugin>>)> {
@@ -475,113 +478,6 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
         sk: c.secret_key.clone().unwrap_or_default(),
         allow_users: c.allow_users.clone().unwrap_or_default(),
     }
-}
-
-/// Serve a work connection after its StartWorkConn: wrap it, then udp runs its message loop;
-/// tcp-like proxies hand it to their plugin, or dial the local service, write the PROXY header
-/// if configured, and splice.
-pub async fn serve_work_conn(
-    proxies: &Proxies,
-    key: &[u8; 16],
-    work: BoxStream,
-    start: msg::StartWorkConn,
-    udp_packet_size: usize,
-) {
-    let name = start.proxy_name.clone();
-    let Some((cfg, limiter, plugin)) = proxies.running(&name) else {
-        debug!(proxy_name = %name, "work connection for a proxy that is not running, closing");
-        return;
-    };
-    proxies.active.fetch_add(1, Ordering::Relaxed);
-    let _active = ActiveGuard(&proxies.active);
-    // Client-mode bandwidth limiting counts the bytes on the work connection itself.
-    let work: BoxStream = match limiter {
-        Some(l) => Box::new(LimitedStream::new(work, l)),
-        None => work,
-    };
-    let t = &cfg.transport;
-    let mut work = if t.use_encryption || t.use_compression {
-        wrap::wrap(work, key, t.use_encryption, t.use_compression)
-    } else {
-        work
-    };
-    match cfg.kind.as_str() {
-        // One work connection at a time: a new one replaces the old.
-        "udp" => return super::udp::serve(Some(&proxies.udp), &cfg, work, udp_packet_size).await,
-        // One work connection per visitor connection, all at once.
-        "sudp" => return super::udp::serve(None, &cfg, work, udp_packet_size).await,
-        _ => {}
-    }
-    let header = match t
-        .proxy_protocol_version
-        .parse::<Version>()
-        .ok()
-        .and_then(|v| proxy_protocol_header(v, &start))
-    {
-        None => None,
-        Some(Ok(h)) => Some(h),
-        Some(Err(e)) => {
-            warn!(proxy_name = %name, "cannot build PROXY protocol header: {e}");
-            return;
-        }
-    };
-    if cfg.plugin.is_some() {
-        let Some(plugin) = plugin else {
-            warn!(proxy_name = %name, "the proxy's plugin could not be created, closing the work connection");
-            return;
-        };
-        debug!(proxy_name = %name, "handle by plugin: {}", plugin.kind());
-        plugin
-            .handle(&name, work, ConnInfo::new(&start, header))
-            .await;
-        debug!(proxy_name = %name, "handle by plugin finished");
-        return;
-    }
-    let local_port = cfg.local_port as u16;
-    let mut local = match tcp::dial(&cfg.local_ip, local_port, LOCAL_DIAL_TIMEOUT, None, 7200).await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(proxy_name = %name, "connect to local service [{}] error: {e}", tcp::join_host_port(&cfg.local_ip, local_port));
-            return;
-        }
-    };
-    if let Some(h) = header {
-        if local.write_all(&h).await.is_err() {
-            return;
-        }
-    }
-    match splice::splice(&mut work, &mut local).await {
-        Ok((down, up)) => {
-            debug!(proxy_name = %name, "work connection closed, {down} bytes to local, {up} bytes back")
-        }
-        Err(e) => debug!(proxy_name = %name, "work connection closed: {e}"),
-    }
-}
-
-/// The header for a StartWorkConn with a known source; `None` when frps sent no source.
-fn proxy_protocol_header(
-    version: Version,
-    start: &msg::StartWorkConn,
-) -> Option<Result<Vec<u8>, String>> {
-    if start.src_addr.is_empty() || start.src_port == 0 {
-        return None;
-    }
-    let src_ip: IpAddr = match start.src_addr.parse() {
-        Ok(ip) => ip,
-        Err(_) => return Some(Err(format!("invalid src_addr '{}'", start.src_addr))),
-    };
-    let dst_ip: IpAddr = if start.dst_addr.is_empty() {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        match start.dst_addr.parse() {
-            Ok(ip) => ip,
-            Err(_) => return Some(Err(format!("invalid dst_addr '{}'", start.dst_addr))),
-        }
-    };
-    let src = SocketAddr::new(src_ip, start.src_port);
-    let dst = SocketAddr::new(dst_ip, start.dst_port);
-    Some(proxy_protocol::tcp_header(version, src, dst).map_err(|e| e.to_string()))
 }
 
 #[cfg(test)]

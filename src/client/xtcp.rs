@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::control::Session;
 use crate::config::proxy::ProxyConfig;
+use crate::config::ClientConfig;
 use crate::nathole::{punch, stun, tunnel};
 use crate::proto::crypto::derive_key;
 use crate::proto::msg::{self, Message};
@@ -116,8 +117,15 @@ pub fn wrap_stream(s: BoxStream, sk: &str, encryption: bool, compression: bool) 
 }
 
 /// The owner's side for one work connection of the xtcp proxy `cfg`: read NatHoleSid, punch,
-/// serve the tunnel's streams until the tunnel ends.
-pub async fn serve_owner(session: Arc<Session>, mut work: BoxStream, cfg: Arc<ProxyConfig>) {
+/// serve the tunnel's streams until the tunnel or the session (`end`) ends. `hub` is the
+/// session's NatHole* channel, `client` its configuration.
+pub async fn serve_owner(
+    hub: Arc<Hub>,
+    client: Arc<ClientConfig>,
+    end: CancellationToken,
+    mut work: BoxStream,
+    cfg: Arc<ProxyConfig>,
+) {
     let name = cfg.name.clone();
     let sid = match tokio::time::timeout(Duration::from_secs(10), proto_mod::read_msg(&mut work))
         .await
@@ -138,7 +146,7 @@ pub async fn serve_owner(session: Arc<Session>, mut work: BoxStream, cfg: Arc<Pr
     };
     drop(work);
     let sk = cfg.secret_key.clone().unwrap_or_default();
-    let disc = match stun::discover(&session.cfg.nat_hole_stun_server).await {
+    let disc = match stun::discover(&client.nat_hole_stun_server).await {
         Ok(d) => d,
         Err(e) => {
             warn!(proxy_name = %name, "nathole discover error: {e}");
@@ -154,7 +162,7 @@ pub async fn serve_owner(session: Arc<Session>, mut work: BoxStream, cfg: Arc<Pr
         mapped_addrs: disc.mapped_addrs.clone(),
         assisted_addrs: assisted,
     });
-    let resp = match session.nathole.request(&tid, m).await {
+    let resp = match hub.request(&tid, m).await {
         Ok(r) if r.candidate_addrs.is_empty() => {
             warn!(proxy_name = %name, "get natHoleRespMsg error: no candidate addresses");
             return;
@@ -176,28 +184,23 @@ pub async fn serve_owner(session: Arc<Session>, mut work: BoxStream, cfg: Arc<Pr
     let (socket, peer) = match punched {
         Ok(p) => p,
         Err(e) => {
-            let _ = session.nathole.send(report(false)).await;
+            let _ = hub.send(report(false)).await;
             warn!(proxy_name = %name, "make hole error: {e}");
             return;
         }
     };
-    let _ = session.nathole.send(report(true)).await;
+    let _ = hub.send(report(true)).await;
     info!(proxy_name = %name, "establishing nat hole connection successful, peer {peer}");
-    let server = match tunnel::QuicServer::accept_from(
-        socket,
-        peer,
-        &session.cfg.transport.quic,
-        ACCEPT_TIMEOUT,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(proxy_name = %name, "quic accept from {peer} error: {e}");
-            return;
-        }
-    };
-    let end = session.cancel.clone();
+    let server =
+        match tunnel::QuicServer::accept_from(socket, peer, &client.transport.quic, ACCEPT_TIMEOUT)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(proxy_name = %name, "quic accept from {peer} error: {e}");
+                return;
+            }
+        };
     loop {
         let stream = tokio::select! {
             s = server.accept() => s,

@@ -18,6 +18,13 @@ pub const PORT_UNAVAILABLE: &str = "port unavailable";
 pub const NO_AVAILABLE_PORT: &str = "no available port";
 pub const EXCEED_MAX_PORTS: &str = "exceed the max_ports_per_client";
 
+// Load-balancing groups and vhost routes.
+pub const GROUP_AUTH_FAILED: &str = "group auth failed";
+pub const GROUP_PARAMS_INVALID: &str = "group params invalid";
+pub const GROUP_PROXY_REPEATED: &str = "group proxy repeated";
+pub const GROUP_SAME_PORT: &str = "group should have same remote port";
+pub const ROUTER_CONFIG_CONFLICT: &str = "router config conflict";
+
 pub fn new_proxy_summary(name: &str) -> String {
     format!("new proxy [{name}] error")
 }

@@ -15,8 +15,8 @@ use tracing::{debug, info, warn};
 use super::freshness::{skew_text, MAX_SKEW};
 use super::origin::Origin;
 use super::plugin::{CloseProxyContent, LoginContent, NewProxyContent, PingContent, UserInfo};
-use super::proxy::{self, RunningProxy};
-use super::stats::Counters;
+use super::proxy::{self, running::RunningProxy};
+use super::session::{ClientInfo, ControlHandle};
 use super::{lock, Server};
 use crate::config::types::AuthScope;
 use crate::proto::crypto::auth_key_matches;
@@ -26,94 +26,6 @@ use crate::transport::wrap::CryptoStream;
 use crate::transport::BoxStream;
 
 type Encrypted = CryptoStream<BoxStream>;
-
-/// The parts of a client session that its proxies' connection handlers use.
-pub struct ControlHandle {
-    pub run_id: String,
-    /// What logs and the dashboard call this client ([`crate::client_tag`]): never the run id.
-    pub tag: String,
-    /// The connection the Login came by: work and visitor connections must match it.
-    pub origin: Origin,
-    pub user: String,
-    /// The Login's `metas` (server plugins see them with every operation of this client).
-    pub metas: msg::StrMap,
-    /// The token this client logged in with and its AES key: they stay valid for the session
-    /// even when a reload changes `auth.token` (new logins need the new one).
-    pub token: String,
-    pub key: [u8; 16],
-    pub pool_count: usize,
-    pub auth_work_conns: bool,
-    user_conn_timeout: Duration,
-    out: mpsc::Sender<Message>,
-    pool_tx: mpsc::Sender<BoxStream>,
-    pool_rx: tokio::sync::Mutex<mpsc::Receiver<BoxStream>>,
-    /// Cancelled to end the session (replacement by a new login with the same run id).
-    pub cancel: CancellationToken,
-    /// Cancelled once the session has fully cleaned up (proxies closed, ports released).
-    pub done: CancellationToken,
-    /// What the dashboard shows of this client, and its connections and traffic.
-    pub info: ClientInfo,
-    pub counters: Arc<Counters>,
-    /// How many proxies the session has registered (the session task owns the proxies).
-    proxy_count: AtomicUsize,
-}
-
-/// A logged-in client as its Login described it.
-pub struct ClientInfo {
-    pub version: String,
-    pub hostname: String,
-    pub os: String,
-    pub arch: String,
-    pub address: SocketAddr,
-    pub login_time: time::OffsetDateTime,
-}
-
-impl ControlHandle {
-    pub fn proxy_count(&self) -> usize {
-        self.proxy_count.load(Ordering::Relaxed)
-    }
-
-    /// Queue a message for the client; false once the session is gone.
-    pub async fn send(&self, m: Message) -> bool {
-        self.out.send(m).await.is_ok()
-    }
-
-    /// A NewWorkConn arrived for this client; a full pool drops the connection (as frp does).
-    pub fn put_work_conn(&self, conn: BoxStream) {
-        if self.pool_tx.try_send(conn).is_err() {
-            debug!(client = %self.tag, "work connection pool is full, discarding");
-        }
-    }
-
-    /// Take a work connection: from the pool, else ask the client for one and wait
-    /// `userConnTimeout`. Every successful take asks for one more to refill the pool.
-    pub async fn get_work_conn(&self) -> Result<BoxStream, String> {
-        let deadline = tokio::time::Instant::now() + self.user_conn_timeout;
-        let pooled = match self.pool_rx.try_lock() {
-            Ok(mut rx) => rx.try_recv().ok(),
-            Err(_) => None,
-        };
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                if !self.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await {
-                    return Err("client control is closed".into());
-                }
-                let wait = async {
-                    let mut rx = self.pool_rx.lock().await;
-                    rx.recv().await
-                };
-                match tokio::time::timeout_at(deadline, wait).await {
-                    Ok(Some(c)) => c,
-                    Ok(None) => return Err("client control is closed".into()),
-                    Err(_) => return Err("timeout trying to get work connection".into()),
-                }
-            }
-        };
-        let _ = self.send(Message::ReqWorkConn(msg::ReqWorkConn {})).await;
-        Ok(conn)
-    }
-}
 
 /// Serve a client whose first message was Login, until its session ends.
 pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, origin: Origin) {
@@ -193,7 +105,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
         proxy_count: AtomicUsize::new(0),
     });
     lock(&server.controls).insert(run_id.clone(), handle.clone());
-    crate::service::notify::status(&server.status_line());
+    crate::daemon::notify::status(&server.status_line());
 
     let resp = msg::LoginResp {
         version: crate::FRP_PROTOCOL_VERSION.into(),
@@ -228,7 +140,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
             writer_task.abort();
         }
         for (name, p) in proxies.drain() {
-            proxy::close(&server, &name, p).await;
+            proxy::running::close(&server, &name, p).await;
             notify_closed(&server, &handle, name);
         }
     }
@@ -248,7 +160,7 @@ pub async fn serve(server: Arc<Server>, mut conn: BoxStream, login: msg::Login, 
     }
     handle.done.cancel();
     info!(client = %tag, "client session closed");
-    crate::service::notify::status(&server.status_line());
+    crate::daemon::notify::status(&server.status_line());
 }
 
 /// Tell the plugins (in the background) that a proxy of this client closed.
@@ -406,7 +318,7 @@ async fn read_loop(
             Message::CloseProxy(c) => {
                 if let Some(p) = proxies.remove(&c.proxy_name) {
                     info!(client = %handle.tag, proxy_name = %c.proxy_name, "close proxy");
-                    proxy::close(server, &c.proxy_name, p).await;
+                    proxy::running::close(server, &c.proxy_name, p).await;
                     handle.proxy_count.store(proxies.len(), Ordering::Relaxed);
                     notify_closed(server, handle, c.proxy_name);
                 }

@@ -17,18 +17,17 @@
 pub mod control;
 pub mod dashboard;
 pub mod freshness;
-pub mod group;
 pub mod metrics;
 pub mod origin;
 pub mod plugin;
 pub mod ports;
 pub mod proxy;
+pub mod proxy_conf;
 pub mod reload;
-pub mod service;
+pub mod run;
+pub mod session;
 pub mod stats;
-pub mod udp;
 pub mod vhost;
-pub mod visitor;
 pub mod web;
 
 use std::collections::HashMap;
@@ -37,8 +36,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerConfig;
-use control::ControlHandle;
 use ports::PortManager;
+use session::ControlHandle;
 
 /// State shared by every connection of one running frps.
 pub struct Server {
@@ -56,11 +55,11 @@ pub struct Server {
     pub ports: Mutex<PortManager>,
     pub vhost: vhost::Vhosts,
     /// tcp load-balancing groups by group name (names are global on frps, as in frp).
-    pub tcp_groups: Mutex<HashMap<String, Arc<group::TcpGroup>>>,
+    pub tcp_groups: Mutex<HashMap<String, Arc<proxy::group::TcpGroup>>>,
     /// UDP ports: a namespace of their own (tcp and udp may use the same number).
     pub udp_ports: Mutex<PortManager>,
     /// stcp/sudp proxies by full name, for visitor connections.
-    pub visitor_listeners: visitor::Listeners,
+    pub visitor_listeners: proxy::visitor::Listeners,
     /// The `httpPlugins` at start (a reload keeps them, as frp does).
     pub plugins: plugin::Manager,
     /// xtcp proxies and punching sessions (protocol.md §10.8).
@@ -83,7 +82,7 @@ impl Server {
             vhost: vhost::Vhosts::default(),
             tcp_groups: Mutex::new(HashMap::new()),
             udp_ports: Mutex::new(PortManager::new(&cfg.allow_ports)),
-            visitor_listeners: visitor::Listeners::default(),
+            visitor_listeners: proxy::visitor::Listeners::default(),
             plugins: plugin::Manager::new(&cfg.http_plugins),
             nathole: crate::nathole::controller::Controller::new(std::time::Duration::from_secs(
                 u64::try_from(cfg.nathole_analysis_data_reserve_hours.max(0))

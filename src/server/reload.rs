@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use super::{lock, Server};
 use crate::config::load::ConfigSource;
 use crate::config::ServerConfig;
-use crate::service::notify;
+use crate::daemon::notify;
 
 /// Keys (frp's spelling, as prefixes) that need a restart.
 const RESTART_ONLY: &[&str] = &[
@@ -141,7 +141,7 @@ pub fn reload(server: &Server, source: Option<&ConfigSource>) {
     keep_restart_only(&old, &mut new);
     let applied = changed_keys(&old, &new);
     if new.log.level != old.log.level {
-        if let Err(e) = crate::service::logging::set_level(&new.log.level) {
+        if let Err(e) = crate::daemon::logging::set_level(&new.log.level) {
             warn!("reload: log.level: {e}");
         }
     }

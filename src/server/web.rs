@@ -8,7 +8,8 @@ use hyper::{Method, Request, StatusCode};
 use serde::Serialize;
 use tracing::{debug, info};
 
-use super::stats::{format_time, ProxyConf, ProxySnapshot, HISTORY_DAYS};
+use super::proxy_conf::ProxyConf;
+use super::stats::{format_time, ProxySnapshot, HISTORY_DAYS};
 use super::{lock, Server};
 use crate::config::types::WebServerConfig;
 use crate::web::{self, Resp, WebListener};

@@ -12,7 +12,8 @@ use super::{
     add_routes, build_domains, canonical_addr, sni, Registration, RouteKey, RouteSettings,
 };
 use crate::proto::msg;
-use crate::server::proxy::{RunningProxy, Target};
+use crate::server::proxy::running::RunningProxy;
+use crate::server::proxy::target::Target;
 use crate::server::Server;
 use crate::transport::prefixed::Prefixed;
 use crate::transport::AsyncStream;

@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use router::Router;
 
 use super::lock;
+use crate::proto::errors;
 
 /// The routing tables of the three vhost listeners.
 #[derive(Default)]
 pub struct Vhosts {
     pub http: Table<http::Backend>,
-    pub https: Table<crate::server::proxy::Target>,
-    pub tcpmux: Table<crate::server::proxy::Target>,
+    pub https: Table<crate::server::proxy::target::Target>,
+    pub tcpmux: Table<crate::server::proxy::target::Target>,
 }
 
 /// What a route does besides choosing a member; taken from the first member of a group.
@@ -111,17 +112,17 @@ impl<M> Table<M> {
         let mut router = self.router.write().unwrap_or_else(|p| p.into_inner());
         if let Some(route) = router.exact(&key.domain, &key.location, &key.user) {
             if reg.group.is_empty() || route.group.is_empty() {
-                return Err(router::ROUTER_CONFIG_CONFLICT.into());
+                return Err(errors::ROUTER_CONFIG_CONFLICT.into());
             }
             if route.group != reg.group {
-                return Err(GROUP_PARAMS_INVALID.into());
+                return Err(errors::GROUP_PARAMS_INVALID.into());
             }
             if !crate::proto::crypto::ct_eq(route.group_key.as_bytes(), reg.group_key.as_bytes()) {
-                return Err(GROUP_AUTH_FAILED.into());
+                return Err(errors::GROUP_AUTH_FAILED.into());
             }
             let mut members = lock(&route.members);
             if members.iter().any(|(n, _)| n == reg.proxy_name) {
-                return Err(GROUP_PROXY_REPEATED.into());
+                return Err(errors::GROUP_PROXY_REPEATED.into());
             }
             members.push((reg.proxy_name.to_string(), member));
             return Ok(());
@@ -161,7 +162,7 @@ pub fn add_routes<M: Send + Sync + 'static>(
     keys: &[RouteKey],
     reg: &Registration<'_>,
     member: &Arc<M>,
-    running: &mut crate::server::proxy::RunningProxy,
+    running: &mut crate::server::proxy::running::RunningProxy,
 ) -> Result<(), String> {
     for key in keys {
         if let Err(e) = table(server).add(key, reg, member.clone()) {
@@ -174,10 +175,6 @@ pub fn add_routes<M: Send + Sync + 'static>(
     }
     Ok(())
 }
-
-pub const GROUP_AUTH_FAILED: &str = "group auth failed";
-pub const GROUP_PARAMS_INVALID: &str = "group params invalid";
-pub const GROUP_PROXY_REPEATED: &str = "group proxy repeated";
 
 /// The domains a proxy asks for: its custom domains and `subdomain.subDomainHost`, with frps's
 /// checks and error texts (protocol.md §7.8).
@@ -313,11 +310,11 @@ mod tests {
         assert_eq!(
             t.add(&key, &reg("p3", "g", "bad"), Arc::new(3))
                 .unwrap_err(),
-            GROUP_AUTH_FAILED
+            errors::GROUP_AUTH_FAILED
         );
         assert_eq!(
             t.add(&key, &reg("p4", "", ""), Arc::new(4)).unwrap_err(),
-            router::ROUTER_CONFIG_CONFLICT
+            errors::ROUTER_CONFIG_CONFLICT
         );
         let route = t.lookup("a.test", "/", "").unwrap();
         let picks: Vec<u32> = (0..4).map(|_| *route.pick().unwrap()).collect();

@@ -20,8 +20,6 @@ impl<T> Default for Router<T> {
     }
 }
 
-pub const ROUTER_CONFIG_CONFLICT: &str = "router config conflict";
-
 impl<T> Router<T> {
     /// Add a route; an identical (domain, location, user) is a conflict, as in frp.
     pub fn add(
@@ -38,7 +36,7 @@ impl<T> Router<T> {
             .entry(user.to_string())
             .or_default();
         if list.iter().any(|(l, _)| l == location) {
-            return Err(ROUTER_CONFIG_CONFLICT.into());
+            return Err(crate::proto::errors::ROUTER_CONFIG_CONFLICT.into());
         }
         list.push((location.to_string(), v));
         list.sort_by(|a, b| b.0.cmp(&a.0));

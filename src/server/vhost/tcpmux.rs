@@ -14,7 +14,8 @@ use super::{
     RouteSettings,
 };
 use crate::proto::msg;
-use crate::server::proxy::{RunningProxy, Target};
+use crate::server::proxy::running::RunningProxy;
+use crate::server::proxy::target::Target;
 use crate::server::Server;
 use crate::transport::prefixed::Prefixed;
 use crate::transport::AsyncStream;

@@ -1,7 +1,7 @@
 //! Load-balancing groups of tcp proxies (protocol.md §10.9): members from any clients that name
 //! the same `group` with the same `groupKey` and `remotePort` share one listener, and its
 //! connections go to the members in turn. The port is released when the last member leaves.
-//! (http and tcpmux groups share a route instead: see [`super::vhost`].)
+//! (http and tcpmux groups share a route instead: see [`crate::server::vhost`].)
 
 use crate::transport::accept::Acceptor;
 use std::net::SocketAddr;
@@ -12,12 +12,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::proxy::{RunningProxy, Target};
-use super::vhost::{GROUP_AUTH_FAILED, GROUP_PROXY_REPEATED};
-use super::{lock, Server};
+use super::running::RunningProxy;
+use super::target::Target;
 use crate::proto::{errors, msg};
-
-pub const GROUP_SAME_PORT: &str = "group should have same remote port";
+use crate::server::{lock, Server};
 
 pub struct TcpGroup {
     key: String,
@@ -54,14 +52,14 @@ pub fn join(
     let group = match groups.get(&p.group) {
         Some(g) => {
             if !crate::proto::crypto::ct_eq(g.key.as_bytes(), p.group_key.as_bytes()) {
-                return Err(GROUP_AUTH_FAILED.into());
+                return Err(errors::GROUP_AUTH_FAILED.into());
             }
             if g.requested_port != p.remote_port {
-                return Err(GROUP_SAME_PORT.into());
+                return Err(errors::GROUP_SAME_PORT.into());
             }
             let mut members = lock(&g.members);
             if members.iter().any(|m| m.name == p.proxy_name) {
-                return Err(GROUP_PROXY_REPEATED.into());
+                return Err(errors::GROUP_PROXY_REPEATED.into());
             }
             members.push(target.clone());
             g.clone()

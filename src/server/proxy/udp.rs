@@ -15,10 +15,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::proxy::{RunningProxy, Target};
-use super::{lock, Server};
+use super::running::RunningProxy;
+use super::target::Target;
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod, errors, udp as codec};
+use crate::server::{lock, Server};
 use crate::transport::BoxStream;
 
 /// Datagrams waiting for the work connection.
@@ -48,7 +49,7 @@ pub fn start(
     proxies: &HashMap<String, RunningProxy>,
 ) -> Result<(String, RunningProxy), String> {
     let cfg = server.cfg();
-    if super::proxy::exceeds_max_ports(&cfg, proxies) {
+    if super::running::exceeds_max_ports(&cfg, proxies) {
         return Err(errors::EXCEED_MAX_PORTS.into());
     }
     let acquire_err = |e: String| format!("acquire port {} error: {e}", p.remote_port);

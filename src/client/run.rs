@@ -15,11 +15,11 @@ use super::proxy::Proxies;
 use super::visitor;
 use crate::config::load::ConfigSource;
 use crate::config::ClientConfig;
+use crate::daemon::signals::{next_reload, Reloads};
+use crate::daemon::{notify, Lifecycle};
 use crate::proto::crypto::{auth_key, derive_key};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod};
-use crate::service::signals::{next_reload, Reloads};
-use crate::service::{notify, Lifecycle};
 use crate::transport::tls::{client_config, ClientTls};
 use crate::transport::BoxStream;
 
@@ -112,7 +112,7 @@ impl Client {
         let (new, tls) = new;
         let old = self.cfg.clone();
         if new.log.level != old.log.level {
-            if let Err(e) = crate::service::logging::set_level(&new.log.level) {
+            if let Err(e) = crate::daemon::logging::set_level(&new.log.level) {
                 warn!("reload: log.level: {e}");
             }
         }

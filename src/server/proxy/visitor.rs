@@ -11,12 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use tracing::{debug, info, warn};
 
-use super::origin::Origin;
-use super::proxy::{RunningProxy, Target};
-use super::{lock, Server};
+use super::running::RunningProxy;
+use super::target::Target;
 use crate::proto::crypto::{auth_key_matches, derive_key};
 use crate::proto::msg::{self, Message};
 use crate::proto::{self as proto_mod, errors};
+use crate::server::origin::Origin;
+use crate::server::{lock, Server};
 use crate::transport::{wrap, BoxStream};
 
 /// One registered stcp/sudp proxy as visitors see it.
@@ -81,7 +82,7 @@ pub fn register_xtcp(
                     proxy_name: target.name.clone(),
                     ..Default::default()
                 };
-                match super::proxy::start_work_conn(&target.ctl, start).await {
+                match super::target::start_work_conn(&target.ctl, start).await {
                     Ok(mut conn) => {
                         let m = Message::NatHoleSid(msg::NatHoleSid {
                             sid,
@@ -185,7 +186,7 @@ pub async fn serve_conn(
 ///
 /// The run id names the visitor's own session, whose user `allowUsers` checks: like a work
 /// connection, the visitor connection must come by that session's connection (see
-/// [`super::origin`]), or it could borrow another client's user name.
+/// [`crate::server::origin`]), or it could borrow another client's user name.
 fn admit(
     server: &Server,
     m: &msg::NewVisitorConn,

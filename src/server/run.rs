@@ -14,10 +14,10 @@ use super::origin::Origin;
 use super::plugin::{NewWorkConnContent, UserInfo};
 use super::{control, vhost, Server};
 use crate::config::load::ConfigSource;
+use crate::daemon::log_limit::LogLimit;
+use crate::daemon::signals::next_reload;
+use crate::daemon::{notify, Lifecycle};
 use crate::proto::{self, msg, Message};
-use crate::service::log_limit::LogLimit;
-use crate::service::signals::next_reload;
-use crate::service::{notify, Lifecycle};
 use crate::transport::accept::Acceptor;
 use crate::transport::mux::{self, MuxConfig};
 use crate::transport::prefixed::Prefixed;
@@ -418,7 +418,7 @@ async fn dispatch(
         Message::Login(login) => control::serve(server, conn, login, origin).await,
         Message::NewWorkConn(m) => register_work_conn(&server, conn, m, origin).await,
         Message::NewVisitorConn(m) => {
-            super::visitor::serve_conn(server, conn, m, origin, local).await
+            super::proxy::visitor::serve_conn(server, conn, m, origin, local).await
         }
         other => warn!(remote = %peer, "unexpected first message {}, closing", other.name()),
     }
