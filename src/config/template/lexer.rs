@@ -5,116 +5,17 @@
 
 use std::borrow::Cow;
 
+mod token;
+
+use token::keyword;
+pub(crate) use token::{Item, Tok};
+
 const LEFT_DELIM: &str = "{{";
 const RIGHT_DELIM: &str = "}}";
 const LEFT_COMMENT: &str = "/*";
 const RIGHT_COMMENT: &str = "*/";
 /// A trim marker is `-` plus one ASCII space character (before or after it).
 const TRIM_MARKER_LEN: usize = 2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tok {
-    Error,
-    Bool,
-    Char,
-    CharConstant,
-    Complex,
-    Assign,
-    Declare,
-    Eof,
-    Field,
-    Identifier,
-    LeftDelim,
-    LeftParen,
-    Number,
-    Pipe,
-    RawString,
-    RightDelim,
-    RightParen,
-    Space,
-    String,
-    Text,
-    Variable,
-    // Keywords.
-    Block,
-    Break,
-    Continue,
-    Dot,
-    Define,
-    Else,
-    End,
-    If,
-    Nil,
-    Range,
-    Template,
-    With,
-}
-
-impl Tok {
-    fn is_keyword(self) -> bool {
-        matches!(
-            self,
-            Tok::Block
-                | Tok::Break
-                | Tok::Continue
-                | Tok::Dot
-                | Tok::Define
-                | Tok::Else
-                | Tok::End
-                | Tok::If
-                | Tok::Nil
-                | Tok::Range
-                | Tok::Template
-                | Tok::With
-        )
-    }
-}
-
-fn keyword(word: &str) -> Option<Tok> {
-    Some(match word {
-        "." => Tok::Dot,
-        "block" => Tok::Block,
-        "break" => Tok::Break,
-        "continue" => Tok::Continue,
-        "define" => Tok::Define,
-        "else" => Tok::Else,
-        "end" => Tok::End,
-        "if" => Tok::If,
-        "range" => Tok::Range,
-        "nil" => Tok::Nil,
-        "template" => Tok::Template,
-        "with" => Tok::With,
-        _ => return None,
-    })
-}
-
-/// One token: its type, byte offset, text (or error message) and starting line.
-#[derive(Debug, Clone)]
-pub(crate) struct Item<'a> {
-    pub typ: Tok,
-    pub pos: usize,
-    pub val: Cow<'a, str>,
-    pub line: usize,
-}
-
-impl std::fmt::Display for Item<'_> {
-    /// Go's `item.String()`, used in "unexpected ..." parse errors.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.typ {
-            Tok::Eof => f.write_str("EOF"),
-            Tok::Error => f.write_str(&self.val),
-            t if t.is_keyword() => write!(f, "<{}>", self.val),
-            _ => {
-                if self.val.chars().count() > 10 {
-                    let head: String = self.val.chars().take(10).collect();
-                    write!(f, "{}...", super::fmt::quote(&head, false))
-                } else {
-                    f.write_str(&super::fmt::quote(&self.val, false))
-                }
-            }
-        }
-    }
-}
 
 pub(crate) struct Lexer<'a> {
     input: &'a str,
@@ -621,54 +522,4 @@ impl<'a> Lexer<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn toks(s: &str) -> Vec<(Tok, String)> {
-        let mut l = Lexer::new(s);
-        let mut out = Vec::new();
-        loop {
-            let i = l.next_item();
-            let end = matches!(i.typ, Tok::Eof | Tok::Error);
-            out.push((i.typ, i.val.into_owned()));
-            if end {
-                return out;
-            }
-        }
-    }
-
-    #[test]
-    fn lexes_trim_markers_and_fields() {
-        let t = toks("a  {{- .Envs.X -}}  b");
-        assert_eq!(
-            t,
-            vec![
-                (Tok::Text, "a".into()),
-                (Tok::LeftDelim, "{{".into()),
-                (Tok::Field, ".Envs".into()),
-                (Tok::Field, ".X".into()),
-                (Tok::RightDelim, "}}".into()),
-                (Tok::Text, "b".into()),
-                (Tok::Eof, "".into()),
-            ]
-        );
-        // "{{-3}}" is the number -3, not a trim marker.
-        assert_eq!(toks("{{-3}}")[1], (Tok::Number, "-3".into()));
-    }
-
-    #[test]
-    fn lexes_errors() {
-        assert_eq!(
-            toks("{{ .X").last().map(|t| t.1.clone()),
-            Some("unclosed action".into())
-        );
-        assert_eq!(
-            toks("{{/* x").last().map(|t| t.1.clone()),
-            Some("unclosed comment".into())
-        );
-        assert_eq!(
-            toks("{{ \"x }}").last().map(|t| t.1.clone()),
-            Some("unterminated quoted string".into())
-        );
-    }
-}
+mod tests;
