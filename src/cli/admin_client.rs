@@ -56,7 +56,7 @@ pub fn call(
     );
     if !web.user.is_empty() || !web.password.is_empty() {
         let creds = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", web.user, web.password));
+            .encode(format!("{}:{}", web.user, &*web.password));
         req.push_str(&format!("Authorization: Basic {creds}\r\n"));
     }
     req.push_str("\r\n");

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use clap::{Args, Subcommand};
 
 use crate::config::proxy::{ProxyConfig, VisitorConfig};
+use crate::config::types::Secret;
 use crate::config::ClientConfig;
 
 /// The quick-start subcommands, flattened into frpc's.
@@ -298,7 +299,7 @@ impl CommonFlags {
         c.log.to = self.log_file.clone();
         c.log.max_days = self.log_max_days;
         c.log.disable_print_color = self.disable_log_color;
-        c.auth.token = self.token.clone();
+        c.auth.token = self.token.as_str().into();
         c
     }
 }
@@ -361,7 +362,7 @@ pub fn quick_start_config(cmd: &QuickStart) -> Result<ClientConfig, String> {
             h.domains.apply(p);
             p.locations = some_vec(&h.locations);
             p.http_user = some_if(&h.http_user);
-            p.http_password = some_if(&h.http_pwd);
+            p.http_password = some_if(&h.http_pwd).map(Secret::from);
             p.host_header_rewrite = some_if(&h.host_header_rewrite);
         }),
         QuickStart::Tcpmux(a) => build(&a.common, &a.base, "tcpmux", &|p| {
@@ -369,7 +370,7 @@ pub fn quick_start_config(cmd: &QuickStart) -> Result<ClientConfig, String> {
             t.domains.apply(p);
             p.multiplexer = Some(t.multiplexer.clone());
             p.http_user = some_if(&t.http_user);
-            p.http_password = some_if(&t.http_pwd);
+            p.http_password = some_if(&t.http_pwd).map(Secret::from);
         }),
         QuickStart::Stcp(s) | QuickStart::Sudp(s) | QuickStart::Xtcp(s) => {
             let kind = match cmd {
@@ -383,7 +384,7 @@ pub fn quick_start_config(cmd: &QuickStart) -> Result<ClientConfig, String> {
                     c.visitors.push(VisitorConfig {
                         name: v.visitor_name.clone(),
                         kind: kind.into(),
-                        secret_key: v.sk.clone(),
+                        secret_key: v.sk.as_str().into(),
                         server_name: v.server_name.clone(),
                         server_user: v.server_user.clone(),
                         bind_addr: v.bind_addr.clone(),
@@ -397,7 +398,7 @@ pub fn quick_start_config(cmd: &QuickStart) -> Result<ClientConfig, String> {
                     Ok(c)
                 }
                 (None, Some(a)) => build(&a.common, &a.base, kind, &|p| {
-                    p.secret_key = Some(a.extra.sk.clone());
+                    p.secret_key = Some(a.extra.sk.as_str().into());
                     p.allow_users = some_vec(&a.extra.allow_users);
                 }),
                 (None, None) => Err(format!(

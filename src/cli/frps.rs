@@ -189,14 +189,14 @@ impl ServerFlags {
         c.web_server.addr = self.dashboard_addr.clone();
         c.web_server.port = self.dashboard_port;
         c.web_server.user = self.dashboard_user.clone();
-        c.web_server.password = self.dashboard_pwd.clone();
+        c.web_server.password = self.dashboard_pwd.as_str().into();
         // The dashboard_tls_* flags are accepted and ignored: frp v0.65.0 never enables dashboard
         // TLS from flags (its setter reads its own initial false state).
         c.log.to = self.log_file.clone();
         c.log.level = self.log_level.clone();
         c.log.max_days = self.log_max_days;
         c.log.disable_print_color = self.disable_log_color;
-        c.auth.token = self.token.clone();
+        c.auth.token = self.token.as_str().into();
         c.transport.tls.force = self.tls_only;
         c.validate()?;
         c.complete();

@@ -461,7 +461,7 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
         subdomain: c.subdomain.clone().unwrap_or_default(),
         locations: c.locations.clone().unwrap_or_default(),
         http_user: c.http_user.clone().unwrap_or_default(),
-        http_pwd: c.http_password.clone().unwrap_or_default(),
+        http_pwd: c.http_password.as_deref().unwrap_or_default().to_string(),
         host_header_rewrite: c.host_header_rewrite.clone().unwrap_or_default(),
         headers: c
             .request_headers
@@ -475,7 +475,7 @@ pub fn new_proxy_msg(c: &ProxyConfig) -> msg::NewProxy {
             .unwrap_or_default(),
         route_by_http_user: c.route_by_http_user.clone().unwrap_or_default(),
         multiplexer: c.multiplexer.clone().unwrap_or_default(),
-        sk: c.secret_key.clone().unwrap_or_default(),
+        sk: c.secret_key.as_deref().unwrap_or_default().to_string(),
         allow_users: c.allow_users.clone().unwrap_or_default(),
     }
 }

@@ -13,7 +13,7 @@ use crate::escape;
 pub struct ClientAuthOidc {
     #[serde(rename = "clientID")]
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     pub audience: String,
     pub scope: String,
     #[serde(rename = "tokenEndpointURL")]
@@ -30,7 +30,7 @@ pub struct ClientAuthOidc {
 pub struct ClientAuthConfig {
     pub method: String,
     pub additional_scopes: Vec<AuthScope>,
-    pub token: String,
+    pub token: Secret,
     pub token_source: Option<ValueSource>,
     pub oidc: ClientAuthOidc,
 }
@@ -40,7 +40,7 @@ impl Default for ClientAuthConfig {
         ClientAuthConfig {
             method: "token".into(),
             additional_scopes: Vec::new(),
-            token: String::new(),
+            token: Secret::default(),
             token_source: None,
             oidc: ClientAuthOidc::default(),
         }

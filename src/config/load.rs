@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::client::ClientConfig;
 use super::normalize::{normalize, Sample};
 use super::server::ServerConfig;
-use super::types::ValueSource;
+use super::types::{Secret, ValueSource};
 use super::{glob, legacy, template};
 
 #[derive(Debug, thiserror::Error)]
@@ -417,7 +417,7 @@ fn add_includes(path: &Path, cfg: &mut ClientConfig, opts: LoadOptions) -> Resul
 /// `auth.tokenSource = { type = "file", file = { path = ... } }` → the file's trimmed content.
 fn resolve_token_source(
     path: &Path,
-    token: &mut String,
+    token: &mut Secret,
     source: &Option<ValueSource>,
 ) -> Result<(), ConfigError> {
     let Some(src) = source else { return Ok(()) };
@@ -441,7 +441,7 @@ fn resolve_token_source(
             format!("auth.tokenSource.file.path: cannot read {}: {e}", file.path),
         )
     })?;
-    *token = content.trim().to_string();
+    *token = Secret::new(content.trim());
     Ok(())
 }
 

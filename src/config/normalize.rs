@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::client::ClientConfig;
 use super::proxy::{NatTraversal, ProxyConfig, VisitorConfig};
 use super::server::ServerConfig;
-use super::types::{FileSource, ValueSource, WebServerTls};
+use super::types::{FileSource, Secret, ValueSource, WebServerTls};
 
 /// A config type that can describe its keys.
 pub trait Sample {
@@ -64,10 +64,10 @@ fn full_proxy() -> ProxyConfig {
         request_headers: Some(Default::default()),
         response_headers: Some(Default::default()),
         http_user: Some(String::new()),
-        http_password: Some(String::new()),
+        http_password: Some(Secret::default()),
         route_by_http_user: Some(String::new()),
         multiplexer: Some(String::new()),
-        secret_key: Some(String::new()),
+        secret_key: Some(Secret::default()),
         allow_users: Some(vec![]),
         nat_traversal: Some(NatTraversal::default()),
         health_check: super::proxy::HealthCheck {

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::types::Secret;
+
 pub const PROXY_TYPES: &[&str] = &[
     "tcp", "udp", "http", "https", "tcpmux", "stcp", "sudp", "xtcp",
 ];
@@ -118,13 +120,13 @@ pub struct ProxyConfig {
     #[serde(rename = "httpUser")]
     pub http_user: Option<String>,
     #[serde(rename = "httpPassword")]
-    pub http_password: Option<String>,
+    pub http_password: Option<Secret>,
     #[serde(rename = "routeByHTTPUser")]
     pub route_by_http_user: Option<String>,
     // tcpmux
     pub multiplexer: Option<String>,
     // stcp, sudp, xtcp
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     pub allow_users: Option<Vec<String>>,
     // xtcp
     pub nat_traversal: Option<NatTraversal>,
@@ -391,7 +393,7 @@ pub struct VisitorConfig {
     #[serde(rename = "type")]
     pub kind: String,
     pub transport: VisitorTransport,
-    pub secret_key: String,
+    pub secret_key: Secret,
     pub server_user: String,
     pub server_name: String,
     pub bind_addr: String,
@@ -413,7 +415,7 @@ impl Default for VisitorConfig {
             name: String::new(),
             kind: String::new(),
             transport: VisitorTransport::default(),
-            secret_key: String::new(),
+            secret_key: Secret::default(),
             server_user: String::new(),
             server_name: String::new(),
             bind_addr: "127.0.0.1".into(),

@@ -18,7 +18,7 @@ pub struct ServerAuthOidc {
 pub struct ServerAuthConfig {
     pub method: String,
     pub additional_scopes: Vec<AuthScope>,
-    pub token: String,
+    pub token: Secret,
     pub token_source: Option<ValueSource>,
     pub oidc: ServerAuthOidc,
     /// Ours (frp has no such key): refuse a Login whose timestamp is more than 15 minutes from
@@ -33,7 +33,7 @@ impl Default for ServerAuthConfig {
         ServerAuthConfig {
             method: "token".into(),
             additional_scopes: Vec::new(),
-            token: String::new(),
+            token: Secret::default(),
             token_source: None,
             oidc: ServerAuthOidc::default(),
             reject_stale_logins: false,

@@ -1,6 +1,59 @@
 //! Value types shared by the frps and frpc schemas.
 
+use std::fmt;
+use std::ops::Deref;
+
 use serde::{Deserialize, Serialize};
+
+/// A secret of a config file (a token, a password, a secret key). It is used like a string,
+/// but its `Debug` never shows it and it has no `Display`, so it cannot reach a log line, a
+/// panic message or an error text by accident: code that needs the value derefs to `str`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+}
+
+impl Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl PartialEq<str> for Secret {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Secret {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -85,7 +138,7 @@ pub struct WebServerConfig {
     pub addr: String,
     pub port: i64,
     pub user: String,
-    pub password: String,
+    pub password: Secret,
     pub assets_dir: String,
     pub pprof_enable: bool,
     pub tls: Option<WebServerTls>,
@@ -99,7 +152,7 @@ impl Default for WebServerConfig {
             addr: "127.0.0.1".into(),
             port: 0,
             user: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             assets_dir: String::new(),
             pprof_enable: false,
             tls: None,
@@ -179,5 +232,42 @@ mod tests {
         assert!(parse_port_ranges("2000-3000,").is_err());
         assert!(parse_port_ranges("1-2-3").is_err());
         assert!(parse_port_ranges(" ").unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::Secret;
+    use crate::config::{ClientConfig, ProxyConfig, ServerConfig};
+
+    /// Debug output of whole configs (what a `{:?}` in a log or a panic would print) never
+    /// holds a token, a password or a secret key.
+    #[test]
+    fn debug_of_a_config_shows_no_secret() {
+        let mut s = ServerConfig::default();
+        s.auth.token = Secret::new("server-token-1");
+        s.web_server.password = Secret::new("dash-pass-2");
+        let mut c = ClientConfig::default();
+        c.auth.token = Secret::new("client-token-3");
+        c.auth.oidc.client_secret = Secret::new("oidc-secret-4");
+        c.proxies.push(ProxyConfig {
+            secret_key: Some(Secret::new("proxy-sk-5")),
+            http_password: Some(Secret::new("http-pass-6")),
+            ..ProxyConfig::default()
+        });
+        let text = format!("{s:?} {c:?}");
+        for secret in [
+            "server-token-1",
+            "dash-pass-2",
+            "client-token-3",
+            "oidc-secret-4",
+            "proxy-sk-5",
+            "http-pass-6",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("\"***\""));
+        assert_eq!(s.auth.token, "server-token-1");
+        assert_eq!(&*c.auth.token, "client-token-3");
     }
 }

@@ -28,7 +28,7 @@ pub struct ControlHandle {
     pub metas: msg::StrMap,
     /// The token this client logged in with and its AES key: they stay valid for the session
     /// even when a reload changes `auth.token` (new logins need the new one).
-    pub token: String,
+    pub token: crate::config::types::Secret,
     pub key: [u8; 16],
     pub pool_count: usize,
     pub auth_work_conns: bool,

@@ -70,12 +70,7 @@ fn frps_full_toml_sets_every_key() {
     );
     let w = &c.web_server;
     assert_eq!(
-        (
-            w.addr.as_str(),
-            w.port,
-            w.user.as_str(),
-            w.password.as_str()
-        ),
+        (w.addr.as_str(), w.port, w.user.as_str(), &*w.password),
         ("0.0.0.0", 7500, "admin", "hunter2")
     );
     assert!(w.pprof_enable);
@@ -141,7 +136,7 @@ fn frpc_full_toml_sets_every_key() {
     assert_eq!(c.virtual_net.address, "100.86.1.1/24");
     assert_eq!((c.log.level.as_str(), c.log.max_days), ("warn", 5));
     assert_eq!(
-        (c.web_server.port, c.web_server.password.as_str()),
+        (c.web_server.port, &*c.web_server.password),
         (7400, "admin-pass")
     );
     assert_eq!(c.auth.additional_scopes, vec![AuthScope::HeartBeats]);

@@ -124,11 +124,7 @@ fn oidc_and_transport_renames() {
     assert_eq!(c.auth.method, "oidc");
     assert_eq!(c.auth.additional_scopes, [AuthScope::NewWorkConns]);
     assert_eq!(
-        (
-            o.client_id.as_str(),
-            o.client_secret.as_str(),
-            o.audience.as_str()
-        ),
+        (o.client_id.as_str(), &*o.client_secret, o.audience.as_str()),
         ("id", "secret", "aud")
     );
     assert_eq!(
