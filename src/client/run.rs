@@ -13,6 +13,7 @@ use super::connector::Connector;
 use super::control::{self, End, Session};
 use super::proxy::Proxies;
 use super::visitor;
+use crate::config::diff::{Apply, Rules};
 use crate::config::load::ConfigSource;
 use crate::config::ClientConfig;
 use crate::daemon::signals::{next_reload, Reloads};
@@ -116,14 +117,15 @@ impl Client {
                 warn!("reload: log.level: {e}");
             }
         }
-        let ignored = restart_only_changes(&old, &new);
+        let plan = RULES.plan(&*old, &new);
+        let ignored = &plan.restart;
         if !ignored.is_empty() {
             warn!(
                 "reload: {} changed but only take effect after a restart",
                 ignored.join(", ")
             );
         }
-        let reconnect = session_settings(&old) != session_settings(&new);
+        let reconnect = !plan.session.is_empty();
         let diff = self.proxies.apply(&new.proxies);
         let vdiff = self.visitors.apply(&new.visitors);
         if reconnect {
@@ -134,9 +136,10 @@ impl Client {
         self.published.send_replace(self.cfg.clone());
         let what = if reconnect {
             format!(
-                "{}, {}; reconnecting to {}",
+                "{}, {}; {} changed: reconnecting to {}",
                 diff.summary("proxies"),
                 vdiff.summary("visitors"),
+                plan.session.join(", "),
                 self.server()
             )
         } else {
@@ -164,41 +167,29 @@ fn build_tls(cfg: &ClientConfig) -> anyhow::Result<Option<Arc<ClientTls>>> {
     Ok(Some(Arc::new(c)))
 }
 
-/// Everything of the config a logged-in session depends on: when it differs, frpc logs in
-/// again. Proxies and visitors are diffed by name instead; logging, the admin API and the stop
-/// timeout are applied (or reported) without touching the session.
-fn session_settings(cfg: &ClientConfig) -> ClientConfig {
-    ClientConfig {
-        proxies: Vec::new(),
-        visitors: Vec::new(),
-        log: Default::default(),
-        web_server: Default::default(),
-        includes: Vec::new(),
-        start: Vec::new(),
-        graceful_stop_timeout: 0,
-        ..cfg.clone()
-    }
-}
-
-/// Options a reload cannot apply (the process keeps the old values), by name.
-fn restart_only_changes(old: &ClientConfig, new: &ClientConfig) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if old.log.to != new.log.to {
-        out.push("log.to");
-    }
-    if old.log.max_days != new.log.max_days {
-        out.push("log.maxDays");
-    }
-    if old.log.disable_print_color != new.log.disable_print_color {
-        out.push("log.disablePrintColor");
-    }
-    // The admin API keeps its socket; its credentials follow the reload.
-    let (a, b) = (&old.web_server, &new.web_server);
-    if a.addr != b.addr || a.port != b.port || a.tls != b.tls {
-        out.push("webServer.addr/port/tls");
-    }
-    out
-}
+/// What a reload of frpc can apply. Logging's file and colours and the admin API's socket stay
+/// as started; the log level, the admin API's credentials, `includes`, `start` and the stop
+/// timeout apply at once; proxies and visitors are diffed by name (CloseProxy/NewProxy); any
+/// other change (server address, auth, transport, ...) needs a new login to frps.
+pub const RULES: Rules = Rules {
+    restart: &[
+        "log.to",
+        "log.maxDays",
+        "log.disablePrintColor",
+        "webServer.addr",
+        "webServer.port",
+        "webServer.tls",
+    ],
+    live: &[
+        "log.level",
+        "webServer",
+        "includes",
+        "start",
+        "gracefulStopTimeout",
+    ],
+    otherwise: Apply::Session,
+    by_name: &["proxies", "visitors"],
+};
 
 /// Run frpc until a stop is requested (or the first login fails with `loginFailExit`);
 /// `source` is the file a reload (SIGHUP) reads again.

@@ -4,6 +4,7 @@
 //! schema (and the INI/YAML/JSON loaders) can be added without reshaping what exists.
 
 pub mod client;
+pub mod diff;
 pub mod glob;
 pub mod legacy;
 pub mod load;

@@ -6,120 +6,46 @@
 //! bound to a listener or loaded once at start keep their running value, and the reload says
 //! which ones it ignored. A file that does not load or validate changes nothing.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
 use tracing::{error, info, warn};
 
 use super::{lock, Server};
+use crate::config::diff::{Apply, Rules};
 use crate::config::load::ConfigSource;
-use crate::config::ServerConfig;
 use crate::daemon::notify;
 
-/// Keys (frp's spelling, as prefixes) that need a restart.
-const RESTART_ONLY: &[&str] = &[
-    "bindAddr",
-    "bindPort",
-    "kcpBindPort",
-    "quicBindPort",
-    "vhostHTTPPort",
-    "vhostHTTPSPort",
-    "tcpmuxHTTPConnectPort",
-    "sshTunnelGateway",
-    "webServer.addr",
-    "webServer.port",
-    "webServer.tls",
-    "webServer.assetsDir",
-    "webServer.pprofEnable",
-    "webServer.allowNoAuth",
-    "transport.tls.certFile",
-    "transport.tls.keyFile",
-    "transport.tls.trustedCaFile",
-    "transport.quic",
-    "log.to",
-    "log.maxDays",
-    "log.disablePrintColor",
-    "enablePrometheus",
-    "httpPlugins",
-];
-
-/// Give `new` the running values of everything in [`RESTART_ONLY`].
-fn keep_restart_only(old: &ServerConfig, new: &mut ServerConfig) {
-    new.bind_addr = old.bind_addr.clone();
-    new.bind_port = old.bind_port;
-    new.kcp_bind_port = old.kcp_bind_port;
-    new.quic_bind_port = old.quic_bind_port;
-    new.vhost_http_port = old.vhost_http_port;
-    new.vhost_https_port = old.vhost_https_port;
-    new.tcpmux_http_connect_port = old.tcpmux_http_connect_port;
-    new.ssh_tunnel_gateway = old.ssh_tunnel_gateway.clone();
-    let web = &old.web_server;
-    new.web_server.addr = web.addr.clone();
-    new.web_server.port = web.port;
-    new.web_server.tls = web.tls.clone();
-    new.web_server.assets_dir = web.assets_dir.clone();
-    new.web_server.pprof_enable = web.pprof_enable;
-    new.web_server.allow_no_auth = web.allow_no_auth;
-    let tls = &old.transport.tls;
-    new.transport.tls.cert_file = tls.cert_file.clone();
-    new.transport.tls.key_file = tls.key_file.clone();
-    new.transport.tls.trusted_ca_file = tls.trusted_ca_file.clone();
-    new.transport.quic = old.transport.quic.clone();
-    new.log.to = old.log.to.clone();
-    new.log.max_days = old.log.max_days;
-    new.log.disable_print_color = old.log.disable_print_color;
-    new.enable_prometheus = old.enable_prometheus;
-    new.http_plugins = old.http_plugins.clone();
-}
-
-/// Leaf keys whose values differ, in frp's spelling (`transport.maxPoolCount`). Values are
-/// never returned: some are secrets.
-fn changed_keys(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
-    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    flatten(
-        "",
-        &serde_json::to_value(old).unwrap_or(Value::Null),
-        &mut a,
-    );
-    flatten(
-        "",
-        &serde_json::to_value(new).unwrap_or(Value::Null),
-        &mut b,
-    );
-    let mut keys: Vec<String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.clone());
-        }
-    }
-}
-
-fn restart_only(key: &str) -> bool {
-    RESTART_ONLY
-        .iter()
-        .any(|p| key == *p || key.starts_with(&format!("{p}.")))
-}
+/// What a reload of frps can apply: the keys (frp's spelling, as prefixes) bound to a listener
+/// or read once at start need a restart; everything else is read again for the next
+/// connection, login or proxy.
+pub const RULES: Rules = Rules {
+    restart: &[
+        "bindAddr",
+        "bindPort",
+        "kcpBindPort",
+        "quicBindPort",
+        "vhostHTTPPort",
+        "vhostHTTPSPort",
+        "tcpmuxHTTPConnectPort",
+        "sshTunnelGateway",
+        "webServer.addr",
+        "webServer.port",
+        "webServer.tls",
+        "webServer.assetsDir",
+        "webServer.pprofEnable",
+        "webServer.allowNoAuth",
+        "transport.tls.certFile",
+        "transport.tls.keyFile",
+        "transport.tls.trustedCaFile",
+        "transport.quic",
+        "log.to",
+        "log.maxDays",
+        "log.disablePrintColor",
+        "enablePrometheus",
+        "httpPlugins",
+    ],
+    live: &[],
+    otherwise: Apply::Live,
+    by_name: &[],
+};
 
 /// Re-read the config file and apply what can change at run time.
 pub fn reload(server: &Server, source: Option<&ConfigSource>) {
@@ -130,16 +56,16 @@ pub fn reload(server: &Server, source: Option<&ConfigSource>) {
         return;
     };
     let old = server.cfg();
-    let mut new = match source.load_server() {
+    let read = match source.load_server() {
         Ok((cfg, _)) => cfg,
         Err(e) => return failed(server, &e.to_string()),
     };
-    let ignored: Vec<String> = changed_keys(&old, &new)
-        .into_iter()
-        .filter(|k| restart_only(k))
-        .collect();
-    keep_restart_only(&old, &mut new);
-    let applied = changed_keys(&old, &new);
+    let plan = RULES.plan(&*old, &read);
+    let new = match RULES.keep_restart_only(&*old, &read) {
+        Ok(new) => new,
+        Err(e) => return failed(server, &e),
+    };
+    let (ignored, applied) = (plan.restart, plan.live);
     if new.log.level != old.log.level {
         if let Err(e) = crate::daemon::logging::set_level(&new.log.level) {
             warn!("reload: log.level: {e}");
@@ -171,7 +97,9 @@ fn failed(server: &Server, e: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diff::changed_keys;
     use crate::config::types::PortsRange;
+    use crate::config::ServerConfig;
 
     #[test]
     fn keep_restart_only_covers_every_restart_only_key() {
@@ -200,11 +128,25 @@ mod tests {
         new.log.max_days = 9;
         new.log.disable_print_color = true;
         new.enable_prometheus = true;
-        let before = changed_keys(&old, &new);
-        assert!(before.iter().all(|k| restart_only(k)), "{before:?}");
-        assert!(before.len() >= 20, "{before:?}");
-        keep_restart_only(&old, &mut new);
-        assert_eq!(changed_keys(&old, &new), Vec::<String>::new());
+        new.max_ports_per_client = 3;
+        let plan = RULES.plan(&old, &new);
+        assert_eq!(plan.live, ["maxPortsPerClient"]);
+        assert!(plan.restart.len() >= 20, "{:?}", plan.restart);
+        let kept = RULES.keep_restart_only(&old, &new).unwrap();
+        assert_eq!(changed_keys(&old, &kept), ["maxPortsPerClient"]);
+        assert_eq!(kept.max_ports_per_client, 3);
+    }
+
+    #[test]
+    fn a_config_survives_keep_restart_only_unchanged() {
+        let mut cfg = ServerConfig::default();
+        cfg.auth.token = "t".into();
+        cfg.allow_ports = vec![PortsRange {
+            start: 7000,
+            end: 7010,
+            ..Default::default()
+        }];
+        assert_eq!(RULES.keep_restart_only(&cfg, &cfg).unwrap(), cfg);
     }
 
     #[test]
@@ -220,9 +162,9 @@ mod tests {
             ..Default::default()
         }];
         new.web_server.password = "pw".into();
-        let keys = changed_keys(&old, &new);
+        let plan = RULES.plan(&old, &new);
         assert_eq!(
-            keys,
+            plan.live,
             [
                 "allowPorts",
                 "auth.token",
@@ -230,7 +172,7 @@ mod tests {
                 "webServer.password"
             ]
         );
-        assert!(keys.iter().all(|k| !restart_only(k)));
-        assert!(!keys.iter().any(|k| k.contains("secret")));
+        assert!(plan.restart.is_empty() && plan.session.is_empty());
+        assert!(!plan.live.iter().any(|k| k.contains("secret")));
     }
 }

@@ -141,7 +141,7 @@ fn frpc_reload_keeps_live_connections_and_applies_proxy_changes() {
         &frpc,
         &client(bind, "metadatas.site = \"b\"", &[a, c2]),
         1,
-        "reconnecting to 127.0.0.1",
+        "metadatas.site changed: reconnecting to 127.0.0.1",
     );
     assert!(frpc.wait_log(
         "session settings changed, logging in again",
