@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clap::{Args, Subcommand};
 
 use crate::config::proxy::{ProxyConfig, VisitorConfig};
-use crate::config::types::Secret;
+use crate::config::types::{Secret, TransportProtocol};
 use crate::config::ClientConfig;
 
 /// The quick-start subcommands, flattened into frpc's.
@@ -49,8 +49,8 @@ pub struct CommonFlags {
     )]
     pub server_port: i64,
     /// tcp, kcp, quic, websocket, wss
-    #[arg(short = 'p', long = "protocol", default_value = "tcp")]
-    pub protocol: String,
+    #[arg(short = 'p', long = "protocol", default_value = "tcp", value_parser = |s: &str| TransportProtocol::try_from(s.to_string()))]
+    pub protocol: TransportProtocol,
     /// log level
     #[arg(long = "log_level", alias = "log-level", default_value = "info")]
     pub log_level: String,
@@ -292,7 +292,7 @@ impl CommonFlags {
             dns_server: self.dns_server.clone(),
             ..ClientConfig::default()
         };
-        c.transport.protocol = self.protocol.clone();
+        c.transport.protocol = self.protocol;
         c.transport.tls.enable = self.tls_enable;
         c.transport.tls.server_name = self.tls_server_name.clone();
         c.log.level = self.log_level.clone();

@@ -28,7 +28,7 @@ pub struct ClientAuthOidc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientAuthConfig {
-    pub method: String,
+    pub method: AuthMethod,
     pub additional_scopes: Vec<AuthScope>,
     pub token: Secret,
     pub token_source: Option<ValueSource>,
@@ -38,7 +38,7 @@ pub struct ClientAuthConfig {
 impl Default for ClientAuthConfig {
     fn default() -> Self {
         ClientAuthConfig {
-            method: "token".into(),
+            method: AuthMethod::Token,
             additional_scopes: Vec::new(),
             token: Secret::default(),
             token_source: None,
@@ -75,7 +75,7 @@ impl Default for ClientTlsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientTransportConfig {
-    pub protocol: String,
+    pub protocol: TransportProtocol,
     pub dial_server_timeout: i64,
     pub dial_server_keepalive: i64,
     #[serde(rename = "connectServerLocalIP")]
@@ -95,7 +95,7 @@ pub struct ClientTransportConfig {
 impl Default for ClientTransportConfig {
     fn default() -> Self {
         ClientTransportConfig {
-            protocol: "tcp".into(),
+            protocol: TransportProtocol::Tcp,
             dial_server_timeout: 10,
             dial_server_keepalive: 7200,
             connect_server_local_ip: String::new(),
@@ -181,9 +181,6 @@ impl ClientConfig {
         self.transport
             .heartbeat_timeout
             .get_or_insert(if mux { -1 } else { 90 });
-        if self.auth.method.is_empty() {
-            self.auth.method = "token".into();
-        }
         if !self.start.is_empty() {
             let start = self.start.clone();
             self.proxies.retain(|p| start.contains(&p.name));
@@ -224,12 +221,6 @@ impl ClientConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if !matches!(self.auth.method.as_str(), "token" | "oidc") {
-            return Err(format!(
-                "auth.method: invalid auth method '{}', optional values are token, oidc",
-                self.auth.method
-            ));
-        }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
         }
@@ -254,12 +245,6 @@ impl ClientConfig {
         let (hi, ht) = (self.heartbeat_interval(), self.heartbeat_timeout());
         if hi > 0 && ht > 0 && ht < hi {
             return Err("transport.heartbeatTimeout: invalid heartbeatTimeout, heartbeatTimeout is less than heartbeatInterval".into());
-        }
-        if !["tcp", "kcp", "quic", "websocket", "wss"].contains(&self.transport.protocol.as_str()) {
-            return Err(format!(
-                "transport.protocol: invalid protocol '{}', optional values are tcp, kcp, quic, websocket, wss",
-                self.transport.protocol
-            ));
         }
         // The user prefixes every proxy name on frps; neither may hold a control character.
         escape::check_no_control("user", &self.user).map_err(|e| format!("user: {e}"))?;

@@ -16,7 +16,7 @@ pub struct ServerAuthOidc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerAuthConfig {
-    pub method: String,
+    pub method: AuthMethod,
     pub additional_scopes: Vec<AuthScope>,
     pub token: Secret,
     pub token_source: Option<ValueSource>,
@@ -31,7 +31,7 @@ pub struct ServerAuthConfig {
 impl Default for ServerAuthConfig {
     fn default() -> Self {
         ServerAuthConfig {
-            method: "token".into(),
+            method: AuthMethod::Token,
             additional_scopes: Vec::new(),
             token: Secret::default(),
             token_source: None,
@@ -182,9 +182,6 @@ impl ServerConfig {
         if !self.transport.tls.trusted_ca_file.is_empty() {
             self.transport.tls.force = true;
         }
-        if self.auth.method.is_empty() {
-            self.auth.method = "token".into();
-        }
     }
 
     pub fn heartbeat_timeout(&self) -> i64 {
@@ -205,12 +202,6 @@ impl ServerConfig {
 
     /// Validation as frp v0.65.0 does it; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
-        if !matches!(self.auth.method.as_str(), "token" | "oidc") {
-            return Err(format!(
-                "auth.method: invalid auth method '{}', optional values are token, oidc",
-                self.auth.method
-            ));
-        }
         if !self.auth.token.is_empty() && self.auth.token_source.is_some() {
             return Err("auth.token and auth.tokenSource cannot both be set".into());
         }

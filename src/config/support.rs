@@ -2,6 +2,7 @@
 //! listeners, OIDC, the SSH gateway, ...) are refused here, while loading, so that `verify`,
 //! start and reload give the same answer with the file named. Each message names the key.
 
+use super::types::{AuthMethod, TransportProtocol};
 use super::{ClientConfig, ServerConfig};
 
 /// Refuse the frps options this build cannot run yet.
@@ -13,7 +14,7 @@ pub fn server(cfg: &ServerConfig) -> Result<(), String> {
             cfg.ssh_tunnel_gateway.bind_port != 0,
             "sshTunnelGateway.bindPort",
         ),
-        (cfg.auth.method == "oidc", "auth.method = oidc"),
+        (cfg.auth.method == AuthMethod::Oidc, "auth.method = oidc"),
         (cfg.web_server.pprof_enable, "webServer.pprofEnable"),
         (!cfg.web_server.assets_dir.is_empty(), "webServer.assetsDir"),
     ];
@@ -26,12 +27,12 @@ pub fn server(cfg: &ServerConfig) -> Result<(), String> {
 /// Refuse the frpc options, proxy and visitor types this build cannot run yet.
 pub fn client(cfg: &ClientConfig) -> Result<(), String> {
     let not_yet = |what: String| Err(format!("{what} is not supported by this frpc build yet"));
-    if cfg.transport.protocol != "tcp" {
+    if cfg.transport.protocol != TransportProtocol::Tcp {
         return not_yet(format!("transport.protocol = {}", cfg.transport.protocol));
     }
     let unsupported = [
         (!cfg.transport.proxy_url.is_empty(), "transport.proxyURL"),
-        (cfg.auth.method == "oidc", "auth.method = oidc"),
+        (cfg.auth.method == AuthMethod::Oidc, "auth.method = oidc"),
         (!cfg.dns_server.is_empty(), "dnsServer"),
         (!cfg.virtual_net.address.is_empty(), "virtualNet.address"),
     ];

@@ -55,6 +55,68 @@ impl PartialEq<&str> for Secret {
     }
 }
 
+/// A closed set of config values frp spells as strings: serde reads and writes frp's words, and
+/// an unknown word is refused with frp's message (naming the allowed ones). An empty value
+/// is the default, as frp's `Complete()` makes it. The message names the key.
+macro_rules! config_enum {
+    ($(#[$doc:meta])* $name:ident, $key:literal, $what:literal, { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub enum $name {
+            #[default]
+            $($variant),+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                match s.as_str() {
+                    "" => Ok($name::default()),
+                    $($word => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        concat!($key, ": invalid ", $what, " '{}', optional values are {}"),
+                        s,
+                        [$($word),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+config_enum!(
+    /// `auth.method`: how frpc proves itself to frps.
+    AuthMethod, "auth.method", "auth method", { Token = "token", Oidc = "oidc" }
+);
+
+config_enum!(
+    /// `transport.protocol`: how frpc reaches frps.
+    TransportProtocol, "transport.protocol", "protocol", {
+        Tcp = "tcp", Kcp = "kcp", Quic = "quic", Websocket = "websocket", Wss = "wss",
+    }
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogConfig {

@@ -290,7 +290,7 @@ mod tests {
             "authenticate_new_work_conns\noidc_issuer = https://idp\noidc_audience = frps\n",
             "oidc_skip_expiry_check = yes\n",
         ));
-        assert_eq!(c.auth.method, "oidc");
+        assert_eq!(c.auth.method, crate::config::types::AuthMethod::Oidc);
         assert_eq!(
             c.auth.additional_scopes,
             [AuthScope::HeartBeats, AuthScope::NewWorkConns]

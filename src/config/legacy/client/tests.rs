@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::types::AuthScope;
+use crate::config::types::{AuthMethod, AuthScope};
 use crate::config::ClientConfig;
 
 fn fixture(name: &str) -> String {
@@ -121,7 +121,7 @@ fn oidc_and_transport_renames() {
         "disable_custom_tls_first_byte = false\ntls_enable = false\ntcp_mux = false\n",
     ));
     let o = &c.auth.oidc;
-    assert_eq!(c.auth.method, "oidc");
+    assert_eq!(c.auth.method, AuthMethod::Oidc);
     assert_eq!(c.auth.additional_scopes, [AuthScope::NewWorkConns]);
     assert_eq!(
         (o.client_id.as_str(), &*o.client_secret, o.audience.as_str()),
