@@ -85,13 +85,16 @@ impl Rules {
         old: &T,
         new: &T,
     ) -> Result<T, String> {
-        let old = serde_json::to_value(old).map_err(|e| e.to_string())?;
-        let mut new = serde_json::to_value(new).map_err(|e| e.to_string())?;
+        // serde's messages can quote values (secrets): say only what kind of error it was.
+        let err =
+            |e: serde_json::Error| format!("configuration round trip: {:?} error", e.classify());
+        let old = serde_json::to_value(old).map_err(err)?;
+        let mut new = serde_json::to_value(new).map_err(err)?;
         for prefix in self.restart {
             let path: Vec<&str> = prefix.split('.').collect();
             set_path(&mut new, &path, get_path(&old, &path).cloned());
         }
-        serde_json::from_value(new).map_err(|e| e.to_string())
+        serde_json::from_value(new).map_err(err)
     }
 }
 
