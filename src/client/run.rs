@@ -372,7 +372,7 @@ fn jitter(d: Duration) -> Duration {
 pub fn check_files(cfg: &ClientConfig) -> anyhow::Result<Option<Arc<ClientTls>>> {
     for p in &cfg.proxies {
         if let Some(opts) = &p.plugin {
-            let kind = crate::client::plugin::kind(opts);
+            let kind = crate::config::proxy::plugin_type(opts);
             crate::client::plugin::Plugin::new(opts)
                 .map_err(|e| anyhow::anyhow!("proxy [{}]: plugin {kind}: {e}", p.name))?;
         }

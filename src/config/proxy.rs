@@ -353,8 +353,17 @@ const PLUGINS: &[(&str, &[&str], &[&str])] = &[
     ("virtual_net", &[], &[]),
 ];
 
+/// A plugin table's `type` (keys match case-insensitively, as frp's); empty when unset.
+pub fn plugin_type(plugin: &PluginOptions) -> &str {
+    plugin
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("type"))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
 fn validate_plugin(plugin: &PluginOptions) -> Result<(), String> {
-    let kind = plugin.get("type").and_then(|v| v.as_str()).unwrap_or("");
+    let kind = plugin_type(plugin);
     let Some((_, allowed, required)) = PLUGINS.iter().find(|(t, _, _)| *t == kind) else {
         return Err(format!("plugin.type: invalid plugin type '{kind}'"));
     };

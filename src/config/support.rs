@@ -61,12 +61,7 @@ pub fn client(cfg: &ClientConfig) -> Result<(), String> {
         ) {
             return not_yet(format!("proxy [{}]: type {}", p.name, p.kind));
         }
-        let plugin = p.plugin.as_ref().and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("type"))
-                .and_then(|(_, v)| v.as_str())
-        });
-        if plugin == Some("virtual_net") {
+        if p.plugin.as_ref().map(super::proxy::plugin_type) == Some("virtual_net") {
             return not_yet(format!("proxy [{}]: plugin virtual_net", p.name));
         }
     }

@@ -180,19 +180,18 @@ async fn start_vhost_listeners(server: &Arc<Server>) -> anyhow::Result<()> {
 }
 
 /// Accept on `listener` until frps stops, running `serve` for each connection.
-async fn accept_each<F, Fut>(server: Arc<Server>, mut listener: Acceptor, serve: F)
+async fn accept_each<F, Fut>(server: Arc<Server>, listener: Acceptor, serve: F)
 where
     F: Fn(Arc<Server>, TcpStream, SocketAddr, Option<SocketAddr>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    loop {
-        let a = tokio::select! {
-            a = listener.accept() => a,
-            _ = server.stopping.cancelled() => return,
-        };
-        let dst = a.stream.local_addr().ok();
-        tokio::spawn(serve(server.clone(), a.stream, a.peer, dst));
-    }
+    let stop = server.stopping.clone();
+    listener
+        .serve_until(stop.cancelled_owned(), |a| {
+            let dst = a.stream.local_addr().ok();
+            tokio::spawn(serve(server.clone(), a.stream, a.peer, dst));
+        })
+        .await
 }
 
 /// The first bytes of an HTTP/1 request, as frp's bind-port muxer matches them.

@@ -98,6 +98,24 @@ impl Acceptor {
     }
 }
 
+impl Acceptor {
+    /// Accept until `stop` completes, handing each connection to `handle` (which spawns what
+    /// serves it); the listener closes on return.
+    pub async fn serve_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+        mut handle: impl FnMut(Accepted),
+    ) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                a = self.accept() => handle(a),
+                _ = &mut stop => return,
+            }
+        }
+    }
+}
+
 /// The pause after another failed accept: 5 ms, then doubling up to 1 s.
 fn next_pause(prev: Duration) -> Duration {
     if prev.is_zero() {

@@ -84,17 +84,12 @@ enum Imp {
     Tls2Raw(tls2raw::Tls2Raw),
 }
 
-/// The `type` of a plugin table.
-pub fn kind(opts: &PluginOptions) -> &str {
-    Opts(opts).get("type").and_then(Value::as_str).unwrap_or("")
-}
-
 impl Plugin {
     /// Build the plugin a proxy's `plugin` table describes. Errors are one line without the
     /// `plugin.` prefix's proxy name (the caller adds it).
     pub fn new(opts: &PluginOptions) -> Result<Plugin, String> {
         let o = Opts(opts);
-        let (kind, imp): (&'static str, Imp) = match kind(opts) {
+        let (kind, imp): (&'static str, Imp) = match crate::config::proxy::plugin_type(opts) {
             "http_proxy" => ("http_proxy", Imp::HttpProxy(Arc::new(http_proxy::new(&o)?))),
             "socks5" => ("socks5", Imp::Socks5(socks5::new(&o)?)),
             "static_file" => (

@@ -3,12 +3,10 @@
 //! connections go to the members in turn. The port is released when the last member leaves.
 //! (http and tcpmux groups share a route instead: see [`crate::server::vhost`].)
 
-use crate::transport::accept::Acceptor;
-use std::net::SocketAddr;
+use crate::transport::accept::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -47,7 +45,6 @@ pub fn join(
     target: &Arc<Target>,
     p: &msg::NewProxy,
 ) -> Result<(String, RunningProxy), String> {
-    let cfg = server.cfg();
     let mut groups = lock(&server.tcp_groups);
     let group = match groups.get(&p.group) {
         Some(g) => {
@@ -65,21 +62,7 @@ pub fn join(
             g.clone()
         }
         None => {
-            if !(0..=65535).contains(&p.remote_port) {
-                return Err(errors::PORT_NOT_ALLOWED.into());
-            }
-            let (port, std_listener) = lock(&server.ports).acquire(
-                &p.proxy_name,
-                p.remote_port as u16,
-                &cfg.proxy_bind_addr,
-            )?;
-            let listener = match TcpListener::from_std(std_listener) {
-                Ok(l) => l,
-                Err(e) => {
-                    lock(&server.ports).release(&p.proxy_name, port);
-                    return Err(format!("{}: {e}", errors::PORT_UNAVAILABLE));
-                }
-            };
+            let (port, listener) = super::tcp::bind(server, p, format!("tcp group [{}]", p.group))?;
             let g = Arc::new(TcpGroup {
                 key: p.group_key.clone(),
                 requested_port: p.remote_port,
@@ -89,8 +72,9 @@ pub fn join(
                 next: AtomicUsize::new(0),
                 cancel: CancellationToken::new(),
             });
-            let listener = Acceptor::new(listener, format!("tcp group [{}]", p.group));
-            tokio::spawn(accept_loop(server.clone(), g.clone(), listener));
+            let stop = super::tcp::either_cancelled(g.cancel.clone(), server.stopping.clone());
+            let (srv, group) = (server.clone(), g.clone());
+            tokio::spawn(listener.serve_until(stop, move |a| dispatch(&srv, &group, a)));
             groups.insert(p.group.clone(), g.clone());
             g
         }
@@ -128,22 +112,12 @@ fn leave(server: &Server, group_name: &str, group: &Arc<TcpGroup>, proxy_name: &
     info!("tcp group [{group_name}] closed: its last member left");
 }
 
-async fn accept_loop(server: Arc<Server>, group: Arc<TcpGroup>, mut listener: Acceptor) {
-    loop {
-        let a = tokio::select! {
-            a = listener.accept() => a,
-            _ = group.cancel.cancelled() => return,
-            _ = server.stopping.cancelled() => return,
-        };
-        dispatch(&server, &group, a.stream, a.peer);
-    }
-}
-
-fn dispatch(server: &Arc<Server>, group: &TcpGroup, user: tokio::net::TcpStream, peer: SocketAddr) {
+/// One user connection to the group's port: to the next member, round robin.
+fn dispatch(server: &Arc<Server>, group: &TcpGroup, a: Accepted) {
     let Some(target) = group.pick() else {
         return;
     };
-    let dst = user.local_addr().ok();
+    let dst = a.stream.local_addr().ok();
     let server = server.clone();
-    tokio::spawn(async move { target.serve(&server, user, peer, dst).await });
+    tokio::spawn(async move { target.serve(&server, a.stream, a.peer, dst).await });
 }

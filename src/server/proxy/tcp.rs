@@ -28,25 +28,16 @@ pub fn start(
     if !p.group.is_empty() {
         return super::group::join(server, target, p);
     }
-    if !(0..=65535).contains(&p.remote_port) {
-        return Err(errors::PORT_NOT_ALLOWED.into());
-    }
-    let (port, std_listener) =
-        lock(&server.ports).acquire(&p.proxy_name, p.remote_port as u16, &cfg.proxy_bind_addr)?;
-    let listener = match TcpListener::from_std(std_listener) {
-        Ok(l) => l,
-        Err(e) => {
-            lock(&server.ports).release(&p.proxy_name, port);
-            return Err(format!("{}: {e}", errors::PORT_UNAVAILABLE));
-        }
-    };
+    let (port, listener) = bind(server, p, format!("proxy [{}]", p.proxy_name))?;
     let cancel = target.ctl.cancel.child_token();
-    let listener = Acceptor::new(listener, format!("proxy [{}]", p.proxy_name));
-    let task = tokio::spawn(accept_loop(
-        server.clone(),
-        target.clone(),
-        listener,
-        cancel.clone(),
+    let (stop, srv, t) = (cancel.clone(), server.clone(), target.clone());
+    let task = tokio::spawn(listener.serve_until(
+        either_cancelled(stop, server.stopping.clone()),
+        move |a| {
+            let dst = a.stream.local_addr().ok();
+            let (server, target) = (srv.clone(), t.clone());
+            tokio::spawn(async move { target.serve(&server, a.stream, a.peer, dst).await });
+        },
     ));
     info!(client = %target.ctl.tag, proxy_name = %p.proxy_name, proxy_type = "tcp", "tcp proxy listen port [{port}]");
     Ok((
@@ -55,20 +46,32 @@ pub fn start(
     ))
 }
 
-async fn accept_loop(
-    server: Arc<Server>,
-    target: Arc<Target>,
-    mut listener: Acceptor,
-    cancel: CancellationToken,
-) {
-    loop {
-        let a = tokio::select! {
-            a = listener.accept() => a,
-            _ = cancel.cancelled() => return,
-            _ = server.stopping.cancelled() => return,
-        };
-        let dst = a.stream.local_addr().ok();
-        let (server, target) = (server.clone(), target.clone());
-        tokio::spawn(async move { target.serve(&server, a.stream, a.peer, dst).await });
+/// Take the port `p` asks for (a free one for 0) from the port manager and listen on it;
+/// the port goes back if the listener cannot be made. Used by tcp proxies and tcp groups.
+pub(super) fn bind(
+    server: &Server,
+    p: &msg::NewProxy,
+    label: String,
+) -> Result<(u16, Acceptor), String> {
+    if !(0..=65535).contains(&p.remote_port) {
+        return Err(errors::PORT_NOT_ALLOWED.into());
+    }
+    let addr = server.cfg().proxy_bind_addr.clone();
+    let (port, std_listener) =
+        lock(&server.ports).acquire(&p.proxy_name, p.remote_port as u16, &addr)?;
+    match TcpListener::from_std(std_listener) {
+        Ok(l) => Ok((port, Acceptor::new(l, label))),
+        Err(e) => {
+            lock(&server.ports).release(&p.proxy_name, port);
+            Err(format!("{}: {e}", errors::PORT_UNAVAILABLE))
+        }
+    }
+}
+
+/// Completes when either token is cancelled (the proxy or group closes, or frps stops).
+pub(super) async fn either_cancelled(a: CancellationToken, b: CancellationToken) {
+    tokio::select! {
+        _ = a.cancelled() => {}
+        _ = b.cancelled() => {}
     }
 }
